@@ -1,0 +1,55 @@
+# Concierge: `make run` starts the whole system locally, `make test` runs
+# every test. See README.md.
+
+GO        ?= go
+PORT      ?= 8080
+FUZZTIME  ?= 30s
+BIN       := bin
+FUNCTIONS := $(notdir $(wildcard functions/*))
+LDFLAGS   := -s -w
+
+.PHONY: all run test unit fuzz-short fuzz bench lint build deps clean
+
+all: build
+
+deps:
+	@.ci/deps
+
+## run: the whole system on 127.0.0.1:$(PORT) on embedded defaults
+run: deps
+	PORT=$(PORT) $(GO) run ./cmd/concierge run
+
+## test: every test (lint, unit and integration tests on a real PostgreSQL, short fuzz runs)
+test: deps lint unit fuzz-short
+
+unit:
+	CI=$${CI:-} $(GO) test -count=1 -timeout 10m ./...
+
+# Short fuzz runs seeded with the contract fixtures; `make fuzz` runs long.
+fuzz-short:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./lib/aircall
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./lib/guesty
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=5m
+
+## bench: throughput and latency figures beside their baselines
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./bench/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## build: every function as a static binary in bin/
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/concierge ./cmd/concierge
+	@for f in $(FUNCTIONS); do \
+	  echo "build $$f"; \
+	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$f ./cmd/function/$$f || exit 1; \
+	done
+
+clean:
+	rm -rf $(BIN) build

@@ -1,0 +1,51 @@
+// Package function is the aircall-hook OpenFaaS function: Aircall call and
+// contact webhooks in, stored rows and vectorize jobs out.
+package function
+
+import (
+	"context"
+	"net/http"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/harborstays/concierge/lib/aircall"
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/webhook"
+)
+
+// Name is the function's name in stack.yml.
+const Name = "aircall-hook"
+
+var entry = fnenv.NewEntry(Name, New)
+
+// Init builds the function from the environment; the template calls it at start.
+func Init() error { return entry.Init() }
+
+// Handle is the OpenFaaS entry point.
+func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
+
+// New builds the handler from env.
+func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+	tokens := env.Config.List(config.AircallTokens)
+	if len(tokens) == 0 {
+		env.Config.Require(config.AircallTokens)
+		return nil, env.Config.Err()
+	}
+	hook, err := aircall.NewHook(&webhook.Store{DB: env.DB, Invoker: env.Invoker}, tokens, env.Config.String(config.PhoneRegion))
+	if err != nil {
+		return nil, err
+	}
+	return func(req handler.Request) (handler.Response, error) {
+		if err := endpoint.Method(req, http.MethodPost); err != nil {
+			return endpoint.Error(err), nil
+		}
+		out, err := hook.Receive(req.Context(), req.Body)
+		if err != nil {
+			return endpoint.Error(err), nil
+		}
+		return endpoint.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
+	}, nil
+}

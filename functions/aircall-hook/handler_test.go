@@ -1,0 +1,192 @@
+package function
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fixtures"
+	"github.com/harborstays/concierge/lib/fntest"
+)
+
+func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
+
+func start(t *testing.T) *fntest.Harness {
+	t.Helper()
+	return fntest.Start(t, Name, New, map[string]string{"AIRCALL_WEBHOOK_TOKEN": "rotated-old-token," + fixtures.AircallToken})
+}
+
+func TestContractFixturesLandRows(t *testing.T) {
+	h := start(t)
+	for _, name := range fixtures.List("aircall") {
+		code, body := h.Post(t, fixtures.Read(name), nil)
+		if code != http.StatusOK || !strings.Contains(body, `"stored"`) {
+			t.Fatalf("%s: got %d %s", name, code, body)
+		}
+	}
+	ctx := context.Background()
+	type call struct {
+		status, phone, event string
+		missed, agent        *string
+		recording, vm        bool
+		comments             int
+	}
+	read := func(id int64) call {
+		var c call
+		err := h.DB.Pool.QueryRow(ctx, `SELECT status, phone_e164, last_event, missed_call_reason, agent_name,
+			has_recording, has_voicemail, jsonb_array_length(comments) FROM calls WHERE id = $1`, id).
+			Scan(&c.status, &c.phone, &c.event, &c.missed, &c.agent, &c.recording, &c.vm, &c.comments)
+		if err != nil {
+			t.Fatalf("call %d: %v", id, err)
+		}
+		return c
+	}
+	answered := read(1843377012)
+	if answered.status != "done" || answered.event != "call.ended" || answered.phone != "+15555550142" ||
+		answered.agent == nil || *answered.agent != "Riley Chen" || !answered.recording || answered.comments != 1 {
+		t.Errorf("answered call = %+v", answered)
+	}
+	vm := read(1843391455)
+	if vm.status != "done" || vm.missed == nil || *vm.missed != "out_of_opening_hours" || !vm.vm || vm.agent != nil {
+		t.Errorf("voicemail call = %+v", vm)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", "source = 'aircall'"); n != 3 {
+		t.Errorf("webhook_events = %d, want 3", n)
+	}
+	// call.created and call.ended for the same call coalesce into one pending job.
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'vectorize' AND status = 'pending'"); n != 2 {
+		t.Errorf("pending vectorize jobs = %d, want 2 (one per call)", n)
+	}
+	calls := h.Invoked.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("async invocations = %d, want 3", len(calls))
+	}
+	for _, c := range calls {
+		if c.Function != "vectorize" || c.Header.Get("X-Job-Id") == "" || c.Header.Get("X-Trace-Id") == "" {
+			t.Errorf("invocation %s %v", c.Function, c.Header)
+		}
+		if !bytes.Contains(c.Body, []byte(`"subject":"call:18433`)) {
+			t.Errorf("invocation body %s", c.Body)
+		}
+	}
+}
+
+func TestContactEvent(t *testing.T) {
+	h := start(t)
+	if code, body := h.Post(t, fixtures.Read("local/aircall.contact.created.json"), nil); code != http.StatusOK {
+		t.Fatalf("got %d %s", code, body)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "aircall_contacts", "id = 44551122 AND phones = '{+15555550142}' AND emails = '{jordan.avery@example.com}'"); n != 1 {
+		t.Errorf("contact rows = %d, want 1 with normalised phone and email", n)
+	}
+}
+
+func TestRetriedDeliveryStoredOnce(t *testing.T) {
+	h := start(t)
+	body := fixtures.Read("aircall/call.ended.json")
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = h.Post(t, body, nil)
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("delivery %d: %d", i, c)
+		}
+	}
+	// Re-serialised with other whitespace, as a retry from another encoder.
+	var compact bytes.Buffer
+	compact.Write(bytes.Join(bytes.Fields(body), []byte(" ")))
+	if code, out := h.Post(t, compact.Bytes(), nil); code != http.StatusOK || !strings.Contains(out, "duplicate") {
+		t.Errorf("re-serialised retry: %d %s", code, out)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", ""); n != 1 {
+		t.Errorf("webhook_events = %d, want 1", n)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", ""); n != 1 {
+		t.Errorf("jobs = %d, want 1", n)
+	}
+	if n := len(h.Invoked.Calls()); n != 1 {
+		t.Errorf("invocations = %d, want 1", n)
+	}
+}
+
+func TestOlderEventNeverRegresses(t *testing.T) {
+	h := start(t)
+	for _, name := range []string{"aircall/call.ended.json", "aircall/call.created.json"} {
+		if code, body := h.Post(t, fixtures.Read(name), nil); code != http.StatusOK {
+			t.Fatalf("%s: %d %s", name, code, body)
+		}
+	}
+	var status, event string
+	var duration int
+	if err := h.DB.Pool.QueryRow(context.Background(), "SELECT status, last_event, duration FROM calls WHERE id = 1843377012").Scan(&status, &event, &duration); err != nil {
+		t.Fatal(err)
+	}
+	if status != "done" || event != "call.ended" || duration != 201 {
+		t.Errorf("after an older event: status %s, event %s, duration %d; want done, call.ended, 201", status, event, duration)
+	}
+	// The stale event is kept raw but queues no work.
+	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", ""); n != 2 {
+		t.Errorf("webhook_events = %d, want 2", n)
+	}
+	if n := len(h.Invoked.Calls()); n != 1 {
+		t.Errorf("invocations = %d, want 1", n)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	ended := string(fixtures.Read("aircall/call.ended.json"))
+	big := `{"resource":"call","event":"call.ended","timestamp":1,"token":"` + fixtures.AircallToken + `","data":{"id":1,"pad":"` + strings.Repeat("x", 70000) + `"}}`
+	tests := []struct {
+		name     string
+		method   string
+		body     string
+		want     int
+		contains string
+		events   int
+	}{
+		{"wrong token", "POST", strings.Replace(ended, fixtures.AircallToken, "0000000000000000000000000000beef", 1), 401, "token", 0},
+		{"missing token", "POST", strings.Replace(ended, `"token": "`+fixtures.AircallToken+`",`, "", 1), 401, "token", 0},
+		{"malformed JSON", "POST", ended[:len(ended)/2], 400, "malformed JSON", 0},
+		{"not an object", "POST", `[1,2,3]`, 400, "", 0},
+		{"empty body", "POST", ``, 400, "empty body", 0},
+		{"missing call id", "POST", strings.Replace(ended, `"id": 1843377012,`, "", 1), 400, "data.id", 0},
+		{"wrong type", "POST", strings.Replace(ended, `"duration": 201`, `"duration": "long"`, 1), 400, "duration", 0},
+		{"missing event", "POST", strings.Replace(ended, `"event": "call.ended",`, "", 1), 400, "event", 0},
+		{"bad direction", "POST", strings.Replace(ended, `"direction": "inbound"`, `"direction": "sideways"`, 1), 400, "data.direction", 0},
+		{"too large", "POST", big, 413, "too large", 0},
+		{"GET", "GET", ``, 405, "POST", 0},
+		{"unknown event", "POST", string(fixtures.Read("local/aircall.user.created.json")), 200, "ignored", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t)
+			code, body := h.Do(t, tt.method, []byte(tt.body), nil)
+			if code != tt.want || !strings.Contains(body, tt.contains) {
+				t.Errorf("got %d %s, want %d containing %q", code, body, tt.want, tt.contains)
+			}
+			if n := dbtest.Count(t, h.DB.Pool, "webhook_events", ""); n != tt.events {
+				t.Errorf("webhook_events = %d, want %d", n, tt.events)
+			}
+			for _, table := range []string{"calls", "aircall_contacts", "jobs"} {
+				if n := dbtest.Count(t, h.DB.Pool, table, ""); n != 0 {
+					t.Errorf("%s = %d rows, want none", table, n)
+				}
+			}
+			if n := len(h.Invoked.Calls()); n != 0 {
+				t.Errorf("invocations = %d, want 0", n)
+			}
+		})
+	}
+}

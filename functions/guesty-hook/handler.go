@@ -1,0 +1,64 @@
+// Package function is the guesty-hook OpenFaaS function: Guesty reservation,
+// listing and guest webhooks in, stored rows plus vectorize and contact-sync
+// jobs out.
+package function
+
+import (
+	"context"
+	"net/http"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/guesty"
+	"github.com/harborstays/concierge/lib/webhook"
+)
+
+// Name is the function's name in stack.yml.
+const Name = "guesty-hook"
+
+var entry = fnenv.NewEntry(Name, New)
+
+// Init builds the function from the environment; the template calls it at start.
+func Init() error { return entry.Init() }
+
+// Handle is the OpenFaaS entry point.
+func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
+
+// New builds the handler from env.
+func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+	hook := &guesty.Hook{
+		Store:  &webhook.Store{DB: env.DB, Invoker: env.Invoker},
+		Region: env.Config.String(config.PhoneRegion),
+	}
+	if env.Config.Enum(config.GuestySignature, "required", "off") == "required" {
+		v, err := guesty.NewVerifier(env.Config.List(config.GuestySecret)...)
+		if err != nil {
+			env.Config.Require(config.GuestySecret)
+			if cerr := env.Config.Err(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, err
+		}
+		v.Now = env.Now
+		hook.Verifier = v
+	} else {
+		env.Log.Warn().Msg("GUESTY_SIGNATURE=off: deliveries are not authenticated")
+	}
+	if err := env.Config.Err(); err != nil {
+		return nil, err
+	}
+	return func(req handler.Request) (handler.Response, error) {
+		if err := endpoint.Method(req, http.MethodPost); err != nil {
+			return endpoint.Error(err), nil
+		}
+		out, err := hook.Receive(req.Context(), req.Header, req.Body)
+		if err != nil {
+			return endpoint.Error(err), nil
+		}
+		return endpoint.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
+	}, nil
+}

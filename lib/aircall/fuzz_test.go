@@ -1,0 +1,31 @@
+package aircall
+
+import (
+	"testing"
+
+	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/fixtures"
+)
+
+// FuzzDecode checks that any body either decodes or fails as invalid input
+// (a 400), never with a panic or an internal error.
+func FuzzDecode(f *testing.F) {
+	for _, name := range fixtures.List("aircall") {
+		f.Add(fixtures.Read(name))
+	}
+	f.Add(fixtures.Read("local/aircall.contact.created.json"))
+	f.Add([]byte(`{"resource":"call","event":"call.ended","timestamp":1,"data":{"id":-1}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, err := Decode(body)
+		if err != nil {
+			if k := fault.KindOf(err); k != fault.Invalid {
+				t.Fatalf("error of kind %s for %q: %v", k, body, err)
+			}
+			return
+		}
+		if ev.Event == "" || ev.Resource == "" || ev.Timestamp <= 0 {
+			t.Fatalf("accepted an envelope without event, resource or timestamp: %q", body)
+		}
+		_ = dedupeKey(ev)
+	})
+}

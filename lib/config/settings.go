@@ -1,0 +1,23 @@
+package config
+
+// Every setting of every function and tool. The README table is generated
+// from this list (`go run ./cmd/concierge config-table`) and a test keeps the
+// two in step.
+var (
+	LogLevel         = Register(Setting{Name: "LOG_LEVEL", Default: "info", Help: "zerolog level: debug, info, warn, error", Used: "all"})
+	SecretsDir       = Register(Setting{Name: "SECRETS_DIR", Default: DefaultSecretsDir, Help: "folder holding the secret files", Used: "all"})
+	DatabaseURL      = Register(Setting{Name: "DATABASE_URL", Secret: "database-url", Help: "PostgreSQL connection string (the runner starts its own cluster when unset)", Used: "all"})
+	DatabaseMaxConns = Register(Setting{Name: "DATABASE_MAX_CONNS", Default: "8", Help: "pgxpool size per replica", Used: "all"})
+	GatewayURL       = Register(Setting{Name: "GATEWAY_URL", Default: "http://gateway:8080", Help: "OpenFaaS gateway for async invocations", Used: "hooks, steps"})
+	MaxBodyBytes     = Register(Setting{Name: "MAX_BODY_BYTES", Default: "1048576", Help: "largest request body accepted (413 above)", Used: "all"})
+	PhoneRegion      = Register(Setting{Name: "DEFAULT_PHONE_REGION", Default: "US", Help: "region for phone numbers written without a country code", Used: "hooks"})
+
+	AircallTokens = Register(Setting{Name: "AIRCALL_WEBHOOK_TOKEN", Secret: "aircall-webhook-token", Help: "Aircall webhook token(s), comma-separated to allow rotation", Used: "aircall-hook"})
+
+	GuestySecret    = Register(Setting{Name: "GUESTY_WEBHOOK_SECRET", Secret: "guesty-webhook-secret", Help: "Svix signing secret of the Guesty webhook (whsec_...)", Used: "guesty-hook"})
+	GuestySignature = Register(Setting{Name: "GUESTY_SIGNATURE", Default: "required", Help: "required, or off for unsigned deliveries (not recommended)", Used: "guesty-hook"})
+
+	ChatwootSecret = Register(Setting{Name: "CHATWOOT_WEBHOOK_SECRET", Secret: "chatwoot-webhook-secret", Help: "Chatwoot agent-bot webhook secret", Used: "llm-query"})
+	ChatwootToken  = Register(Setting{Name: "CHATWOOT_API_TOKEN", Secret: "chatwoot-api-token", Help: "Chatwoot user access token", Used: "chatwoot-reply"})
+	GroqKey        = Register(Setting{Name: "GROQ_API_KEY", Secret: "groq-api-key", Help: "Groq API key; unset selects the offline answerer", Used: "llm-query"})
+)

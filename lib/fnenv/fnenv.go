@@ -1,0 +1,215 @@
+// Package fnenv builds what every function needs at start — validated
+// configuration, a logger, the database pool and the async invoker — and
+// wraps a handler with the per-request plumbing (trace id, request logger,
+// body limit, panic recovery).
+//
+// Functions export the go-http Handle; behind it an Entry builds the
+// function once from the process environment. The local runner calls the
+// same constructors with its own environment and invoker.
+package fnenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	handler "github.com/openfaas/templates-sdk/go-http"
+	"github.com/rs/zerolog"
+
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/db"
+	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/invoke"
+	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/logging"
+)
+
+// Env is what a function's constructor gets.
+type Env struct {
+	Name    string
+	Config  *config.Config
+	Log     zerolog.Logger
+	DB      *pgxpool.Pool
+	Invoker jobs.Invoker
+	MaxBody int64
+	// Now is the clock; tests replace it to check tolerance windows.
+	Now func() time.Time
+
+	redactor *logging.Redactor
+}
+
+// Options say where an Env's parts come from. Zero values mean "from the
+// environment", which is what a deployed function uses.
+type Options struct {
+	Name      string
+	Lookup    config.LookupFunc
+	LogOutput io.Writer
+	// DB, when set, is shared instead of opening DATABASE_URL.
+	DB      *pgxpool.Pool
+	Invoker jobs.Invoker
+	Now     func() time.Time
+}
+
+// Constructor builds a function's handler from its Env. It reads its own
+// settings from env.Config and returns env.Config.Err() if any is wrong.
+type Constructor func(ctx context.Context, env *Env) (fnserver.HandleFunc, error)
+
+// Open validates the common settings and connects the database.
+func Open(ctx context.Context, o Options) (*Env, error) {
+	if o.Lookup == nil {
+		o.Lookup = os.LookupEnv
+	}
+	if o.LogOutput == nil {
+		o.LogOutput = os.Stderr
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	cfg := config.New(o.Lookup)
+	env := &Env{Name: o.Name, Config: cfg, Now: o.Now}
+	level := cfg.String(config.LogLevel)
+	env.MaxBody = int64(cfg.Int(config.MaxBodyBytes))
+	if o.DB == nil {
+		url := cfg.Require(config.DatabaseURL)
+		maxConns := cfg.Int(config.DatabaseMaxConns)
+		if err := cfg.Err(); err != nil {
+			return nil, err
+		}
+		pool, err := db.Open(ctx, url, maxConns)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.Migrate(ctx, pool); err != nil {
+			pool.Close()
+			return nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+		}
+		env.DB = pool
+	} else {
+		env.DB = o.DB
+	}
+	env.Invoker = o.Invoker
+	if env.Invoker == nil {
+		env.Invoker = invoke.NewGateway(cfg.URL(config.GatewayURL))
+	}
+	env.redactor = logging.NewRedactor(o.LogOutput, cfg.SecretValues()...)
+	env.Log = logging.New(o.Name, env.redactor, level)
+	return env, cfg.Err()
+}
+
+// Build opens an Env and runs ctor; the logger learns any secret ctor read.
+func Build(ctx context.Context, o Options, ctor Constructor) (fnserver.HandleFunc, *Env, error) {
+	env, err := Open(ctx, o)
+	if err != nil {
+		return nil, env, err
+	}
+	h, err := ctor(ctx, env)
+	if err != nil {
+		return nil, env, err
+	}
+	if err := env.Config.Err(); err != nil {
+		return nil, env, err
+	}
+	// The constructor read its own secrets: scrub those from logs too.
+	env.redactor.AddSecrets(env.Config.SecretValues()...)
+	return Wrap(env, h), env, nil
+}
+
+// Wrap adds per-request plumbing around h: a logger with fn, trace_id and
+// call_id in the context, the body limit, one access log line, and a 500
+// instead of a crash on panic.
+func Wrap(env *Env, h fnserver.HandleFunc) fnserver.HandleFunc {
+	return func(req handler.Request) (res handler.Response, err error) {
+		start := time.Now()
+		ctx := req.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if req.Header == nil {
+			req.Header = http.Header{}
+		}
+		trace := logging.TraceID(req.Header)
+		lc := env.Log.With().Str("trace_id", trace)
+		if id := req.Header.Get(logging.CallIDHeader); id != "" && len(id) <= 64 {
+			lc = lc.Str("call_id", id)
+		}
+		log := lc.Logger()
+		ctx = logging.WithTrace(logging.WithLogger(ctx, log), trace)
+		req.WithContext(ctx)
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error().Str("panic", fmt.Sprint(p)).Msg("handler panicked")
+				res, err = endpoint.Error(errors.New("panic")), nil
+			}
+			if res.Header == nil {
+				res.Header = http.Header{}
+			}
+			res.Header.Set(logging.TraceHeader, trace)
+			ev := log.Info()
+			if res.StatusCode >= 500 {
+				ev = log.Error()
+			}
+			ev.Str("method", req.Method).Int("status", res.StatusCode).Dur("elapsed", time.Since(start)).Msg("request")
+		}()
+		if err := endpoint.Size(req, env.MaxBody); err != nil {
+			return endpoint.Error(err), nil
+		}
+		return h(req)
+	}
+}
+
+// Entry builds a function lazily from the process environment. A failed
+// build is retried on the next request (the database may come up later),
+// and until then requests get 503 with the reason.
+type Entry struct {
+	name string
+	ctor Constructor
+	mu   sync.Mutex
+	h    fnserver.HandleFunc
+}
+
+// NewEntry returns an Entry for the function name.
+func NewEntry(name string, ctor Constructor) *Entry {
+	return &Entry{name: name, ctor: ctor}
+}
+
+// Init builds the function now; the template calls it at start so a bad
+// configuration is reported before the first request.
+func (e *Entry) Init() error {
+	_, err := e.get()
+	return err
+}
+
+func (e *Entry) get() (fnserver.HandleFunc, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.h != nil {
+		return e.h, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, _, err := Build(ctx, Options{Name: e.name}, e.ctor)
+	if err != nil {
+		return nil, err
+	}
+	e.h = h
+	return h, nil
+}
+
+// Handle serves req, building the function first if needed.
+func (e *Entry) Handle(req handler.Request) (handler.Response, error) {
+	h, err := e.get()
+	if err != nil {
+		l := logging.New(e.name, os.Stderr, "info")
+		l.Error().Err(err).Msg("function not ready")
+		return endpoint.Error(fault.Wrap(fault.Unavailable, err, "function not ready; see its log")), nil
+	}
+	return h(req)
+}

@@ -1,0 +1,153 @@
+// Package fnserver serves a go-http template Handle function over HTTP.
+//
+// The OpenFaaS template's main.go and the local runner both use it, so the
+// body limit, the request context and the mapping of a returned error are
+// identical in production and in `make run`.
+package fnserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+)
+
+// HandleFunc is the signature every function package exports as Handle.
+type HandleFunc func(req handler.Request) (handler.Response, error)
+
+// DefaultMaxBodyBytes bounds what a function reads before it answers 413:
+// webhooks are a few kB, and an unbounded read is a memory exhaustion vector.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Handler adapts fn to net/http. Bodies above maxBody bytes get 413 without
+// the function running.
+func Handler(fn HandleFunc, maxBody int64) http.Handler {
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		if r.Body != nil {
+			defer r.Body.Close()
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+			if err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					http.Error(w, `{"error":"request body too large"}`, http.StatusRequestEntityTooLarge)
+					return
+				}
+				http.Error(w, `{"error":"could not read request body"}`, http.StatusBadRequest)
+				return
+			}
+			body = b
+		}
+		req := handler.Request{
+			Body:        body,
+			Header:      r.Header,
+			QueryString: r.URL.RawQuery,
+			Method:      r.Method,
+			Host:        r.Host,
+		}
+		req.WithContext(r.Context())
+		res, err := fn(req)
+		if err != nil {
+			// Functions map their own errors to statuses; an error here is a bug
+			// or a panic-free crash path, and its text may hold internals.
+			http.Error(w, `{"error":"internal error"}`, http.StatusInternalServerError)
+			return
+		}
+		for k, vs := range res.Header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		status := res.StatusCode
+		if status == 0 {
+			status = http.StatusOK
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(res.Body)
+	})
+}
+
+// Settings is what the template's HTTP server reads from its environment.
+type Settings struct {
+	Port         int
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	MaxBodyBytes int64
+}
+
+// SettingsFromEnv reads the variables of-watchdog also reads (read_timeout,
+// write_timeout), so server and watchdog agree on one value from stack.yml.
+func SettingsFromEnv(lookup func(string) (string, bool)) (Settings, error) {
+	s := Settings{Port: 8082, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxBodyBytes: DefaultMaxBodyBytes}
+	if v, ok := lookup("http_upstream_port"); ok && v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p <= 0 || p > 65535 {
+			return s, errors.New("http_upstream_port: not a port number")
+		}
+		s.Port = p
+	}
+	for name, dst := range map[string]*time.Duration{"read_timeout": &s.ReadTimeout, "write_timeout": &s.WriteTimeout} {
+		if v, ok := lookup(name); ok && v != "" {
+			d, err := parseDuration(v)
+			if err != nil {
+				return s, errors.New(name + ": " + err.Error())
+			}
+			*dst = d
+		}
+	}
+	if v, ok := lookup("MAX_BODY_BYTES"); ok && v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return s, errors.New("MAX_BODY_BYTES: not a positive integer")
+		}
+		s.MaxBodyBytes = n
+	}
+	return s, nil
+}
+
+// parseDuration accepts Go durations and bare seconds, as the watchdog does.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// Run serves fn on 127.0.0.1:<port> behind of-watchdog until SIGTERM, then
+// drains in-flight requests for up to WriteTimeout.
+func Run(fn HandleFunc) error {
+	s, err := SettingsFromEnv(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              "127.0.0.1:" + strconv.Itoa(s.Port),
+		Handler:           Handler(fn, s.MaxBodyBytes),
+		ReadTimeout:       s.ReadTimeout,
+		ReadHeaderTimeout: s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		MaxHeaderBytes:    1 << 20,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.WriteTimeout)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

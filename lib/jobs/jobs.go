@@ -1,0 +1,92 @@
+// Package jobs is the outbox: a step writes the next step's job in the same
+// transaction as its own result, then invokes the next function. The job row,
+// not the invocation, is what makes work durable: redrive re-invokes jobs
+// that are overdue.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/harborstays/concierge/lib/logging"
+)
+
+// Kind names a job and the function that performs it.
+type Kind struct {
+	Name     string
+	Function string
+}
+
+// Kinds of work the hooks hand on.
+var (
+	Vectorize   = Kind{Name: "vectorize", Function: "vectorize"}
+	ContactSync = Kind{Name: "contact-sync", Function: "chatwoot-reply"}
+)
+
+// JobIDHeader carries the job id on an async invocation.
+const JobIDHeader = "X-Job-Id"
+
+// Job is a row of the outbox as far as the invoker needs it.
+type Job struct {
+	ID       string
+	Kind     string
+	Function string
+	Subject  string
+	TraceID  string
+}
+
+// Message is the body of an async invocation: ids only; the step reads the
+// rest from PostgreSQL.
+type Message struct {
+	JobID   string `json:"job_id" validate:"required,uuid"`
+	Kind    string `json:"kind" validate:"required"`
+	Subject string `json:"subject" validate:"required"`
+}
+
+// Enqueue writes a pending job in tx. A pending job for the same kind and
+// subject absorbs the new one: ten updates of a listing in a burst need one
+// re-index, and it reads the newest row anyway.
+func Enqueue(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID string) (Job, error) {
+	var id string
+	err := tx.QueryRow(ctx, `
+		INSERT INTO jobs (kind, function, subject, trace_id)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (kind, subject) WHERE status = 'pending'
+		DO UPDATE SET updated_at = now()
+		RETURNING id::text`, k.Name, k.Function, subject, traceID).Scan(&id)
+	if err != nil {
+		return Job{}, fmt.Errorf("enqueue %s %s: %w", k.Name, subject, err)
+	}
+	return Job{ID: id, Kind: k.Name, Function: k.Function, Subject: subject, TraceID: traceID}, nil
+}
+
+// Invoker starts a function asynchronously: the OpenFaaS gateway in
+// production, the local runner's queue in `make run`.
+type Invoker interface {
+	Async(ctx context.Context, function string, body []byte, header http.Header) error
+}
+
+// Dispatch invokes each job after its transaction committed. A failed
+// invocation is logged and left to redrive: the job row is already durable,
+// so the caller's acknowledgement stays correct.
+func Dispatch(ctx context.Context, inv Invoker, js []Job) {
+	log := logging.From(ctx)
+	for _, j := range js {
+		body, _ := json.Marshal(Message{JobID: j.ID, Kind: j.Kind, Subject: j.Subject})
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		h.Set(JobIDHeader, j.ID)
+		if j.TraceID != "" {
+			h.Set(logging.TraceHeader, j.TraceID)
+		}
+		if err := inv.Async(ctx, j.Function, body, h); err != nil {
+			log.Warn().Err(err).Str("job_id", j.ID).Str("function", j.Function).Msg("async invocation failed; redrive will retry")
+			continue
+		}
+		log.Debug().Str("job_id", j.ID).Str("function", j.Function).Msg("job dispatched")
+	}
+}
