@@ -17,7 +17,9 @@ deps:
 
 ## run: the whole system on 127.0.0.1:$(PORT) on embedded defaults
 run: deps
-	PORT=$(PORT) $(GO) run ./cmd/concierge run
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/concierge ./cmd/concierge
+	PORT=$(PORT) exec $(BIN)/concierge run
 
 ## test: every test (lint, unit and integration tests on a real PostgreSQL, short fuzz runs)
 test: deps lint unit fuzz-short

@@ -263,7 +263,7 @@ func (h *Hook) upsertCall(ctx context.Context, tx pgx.Tx, ev Event, c Call) ([]j
 		return nil, fmt.Errorf("upsert call %d: %w", c.ID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		logging.From(ctx).Info().Int64("call_id", c.ID).Msg("older call event; state kept")
+		logging.From(ctx).Info().Int64("aircall_call_id", c.ID).Msg("older call event; state kept")
 		return nil, nil
 	}
 	j, err := jobs.Enqueue(ctx, tx, jobs.Vectorize, "call:"+strconv.FormatInt(c.ID, 10), logging.Trace(ctx))

@@ -16,8 +16,4 @@ var (
 
 	GuestySecret    = Register(Setting{Name: "GUESTY_WEBHOOK_SECRET", Secret: "guesty-webhook-secret", Help: "Svix signing secret of the Guesty webhook (whsec_...)", Used: "guesty-hook"})
 	GuestySignature = Register(Setting{Name: "GUESTY_SIGNATURE", Default: "required", Help: "required, or off for unsigned deliveries (not recommended)", Used: "guesty-hook"})
-
-	ChatwootSecret = Register(Setting{Name: "CHATWOOT_WEBHOOK_SECRET", Secret: "chatwoot-webhook-secret", Help: "Chatwoot agent-bot webhook secret", Used: "llm-query"})
-	ChatwootToken  = Register(Setting{Name: "CHATWOOT_API_TOKEN", Secret: "chatwoot-api-token", Help: "Chatwoot user access token", Used: "chatwoot-reply"})
-	GroqKey        = Register(Setting{Name: "GROQ_API_KEY", Secret: "groq-api-key", Help: "Groq API key; unset selects the offline answerer", Used: "llm-query"})
 )

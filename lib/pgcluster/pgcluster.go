@@ -95,6 +95,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("initdb: %w", err)
 		}
 	}
+	if _, err := os.Stat(filepath.Join(opts.Dir, "postmaster.pid")); err == nil {
+		// A server left running by a killed runner holds the folder: stop it
+		// so this start owns the cluster (and knows its port).
+		if _, err := c.run(ctx, "pg_ctl", "-D", opts.Dir, "status"); err == nil {
+			if err := c.Stop(ctx); err != nil {
+				return nil, fmt.Errorf("stop leftover server in %s: %w", opts.Dir, err)
+			}
+		}
+	}
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/db"
+	"github.com/harborstays/concierge/lib/fixtures"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/localrun"
+	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/pgcluster"
+	"github.com/harborstays/concierge/lib/stack"
+)
+
+// Settings of the runner itself.
+var (
+	portSetting    = config.Register(config.Setting{Name: "PORT", Default: "8080", Help: "port of the local gateway on 127.0.0.1", Used: "make run"})
+	dataDirSetting = config.Register(config.Setting{Name: "DATA_DIR", Default: ".data", Help: "where the local PostgreSQL cluster, secrets and backups live", Used: "make run"})
+	stackSetting   = config.Register(config.Setting{Name: "STACK_FILE", Default: "stack.yml", Help: "stack file whose functions, environment and schedules the runner honours", Used: "make run"})
+)
+
+// localSecrets seeds the runner's secrets folder with the contract test
+// secrets, so the README's sample deliveries authenticate.
+var localSecrets = map[string]string{
+	"aircall-webhook-token":   fixtures.AircallToken,
+	"guesty-webhook-secret":   fixtures.GuestySecret,
+	"chatwoot-webhook-secret": fixtures.ChatwootSecret,
+}
+
+// system is a running local stack.
+type system struct {
+	URL     string
+	Gateway *localrun.Gateway
+	Pool    *pgxpool.Pool
+	close   []func()
+}
+
+func (s *system) Close() {
+	for i := len(s.close) - 1; i >= 0; i-- {
+		s.close[i]()
+	}
+	s.close = nil
+}
+
+func run(ctx context.Context, env config.LookupFunc) error {
+	sys, err := start(ctx, env, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	<-ctx.Done()
+	return nil
+}
+
+// start brings the stack up and returns once it serves.
+func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *system, err error) {
+	cfg := config.New(env)
+	port := cfg.Int(portSetting)
+	dataDir := cfg.String(dataDirSetting)
+	stackFile := cfg.String(stackSetting)
+	level := cfg.String(config.LogLevel)
+	if err := cfg.Err(); err != nil {
+		return nil, err
+	}
+	log := logging.New("runner", logOut, level)
+	sys = &system{}
+	defer func() {
+		if err != nil {
+			sys.Close()
+		}
+	}()
+	st, err := stack.Load(stackFile)
+	if err != nil {
+		return nil, err
+	}
+
+	defaults := map[string]string{"LOG_LEVEL": level}
+	if _, ok := env("SECRETS_DIR"); !ok {
+		dir, err := seedSecrets(filepath.Join(dataDir, "secrets"))
+		if err != nil {
+			return nil, err
+		}
+		defaults["SECRETS_DIR"] = dir
+	}
+	dbURL, _ := env("DATABASE_URL")
+	if dbURL == "" {
+		dbURL, err = localDatabase(ctx, sys, dataDir, log)
+		if err != nil {
+			return nil, err
+		}
+		defaults["DATABASE_URL"] = dbURL
+	}
+	pool, err := db.Open(ctx, dbURL, 16)
+	if err != nil {
+		return nil, err
+	}
+	sys.close = append(sys.close, pool.Close)
+	sys.Pool = pool
+	if err := db.Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+
+	gw := localrun.New(localrun.Options{
+		Workers: 4,
+		MaxBody: int64(cfg.Int(config.MaxBodyBytes)),
+		Health:  func(ctx context.Context) error { return pool.Ping(ctx) },
+		Log:     log,
+	})
+	sys.close = append(sys.close, gw.Close)
+	sys.Gateway = gw
+	for _, name := range st.Names() {
+		ctor, ok := builtin[name]
+		if !ok {
+			gw.Declare(name, "no handler compiled into the runner yet")
+			continue
+		}
+		fn := st.Functions[name]
+		lookup := config.Layered(env, config.FromMap(defaults), config.FromMap(fn.Environment))
+		h, _, err := fnenv.Build(ctx, fnenv.Options{Name: name, Lookup: lookup, LogOutput: logOut, DB: pool, Invoker: gw}, ctor)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", name, err)
+		}
+		gw.Register(name, h)
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on 127.0.0.1:%d (set PORT to change it): %w", port, err)
+	}
+	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("server stopped")
+		}
+	}()
+	sys.close = append(sys.close, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	sys.URL = "http://" + ln.Addr().String()
+	served, unavailable := gw.Functions()
+	log.Info().Str("url", sys.URL).Strs("functions", served).Strs("not_built", unavailable).Msg("local stack ready; try " + sys.URL + "/healthz")
+	return sys, nil
+}
+
+func seedSecrets(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("secrets folder: %w", err)
+	}
+	for name, value := range localSecrets {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("seed secret %s: %w", name, err)
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return abs, nil
+}
+
+// localDatabase starts (or restarts) the cluster under dataDir and returns
+// the URL of its concierge database.
+func localDatabase(ctx context.Context, sys *system, dataDir string, log zerolog.Logger) (string, error) {
+	dir, err := filepath.Abs(filepath.Join(dataDir, "postgres"))
+	if err != nil {
+		return "", err
+	}
+	if !pgcluster.Reachable(dir, "postgres") {
+		// As root with the checkout under a private home, the postgres user
+		// cannot enter ./.data: keep the cluster in a per-checkout folder
+		// under the system temp dir instead.
+		sum := sha256.Sum256([]byte(dir))
+		dir = filepath.Join(os.TempDir(), "concierge-"+hex.EncodeToString(sum[:6]), "postgres")
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return "", err
+		}
+		log.Info().Str("dir", dir).Msg("data folder not reachable by the postgres user; using the temp dir")
+	} else if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	} else {
+		_ = os.Chmod(filepath.Dir(dir), 0o755)
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Durable: true})
+	if err != nil {
+		return "", err
+	}
+	sys.close = append(sys.close, func() {
+		if err := c.Stop(context.Background()); err != nil {
+			log.Warn().Err(err).Msg("stop PostgreSQL")
+		}
+	})
+	log.Info().Int("port", c.Port()).Str("dir", dir).Msg("local PostgreSQL started")
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("connect to local PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'concierge')").Scan(&exists); err != nil {
+		return "", err
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE concierge"); err != nil {
+			return "", fmt.Errorf("create database: %w", err)
+		}
+	}
+	return c.URL("concierge"), nil
+}

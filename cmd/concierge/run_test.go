@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fixtures"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func startSystem(t *testing.T, vars map[string]string) *system {
+	t.Helper()
+	env := map[string]string{"PORT": "0", "STACK_FILE": "../../stack.yml", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
+	for k, v := range vars {
+		env[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sys, err := start(ctx, config.FromMap(env), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Close)
+	return sys
+}
+
+func call(t *testing.T, method, url string, body []byte, h http.Header) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(string(body)))
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func TestGatewayRoutes(t *testing.T) {
+	d := dbtest.New(t)
+	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL})
+
+	if res, body := call(t, "GET", sys.URL+"/healthz", nil, nil); res.StatusCode != 200 || !strings.Contains(body, "aircall-hook") {
+		t.Fatalf("healthz: %d %s", res.StatusCode, body)
+	}
+	if res, body := call(t, "POST", sys.URL+"/function/aircall-hook", fixtures.Read("aircall/call.ended.json"), nil); res.StatusCode != 200 {
+		t.Fatalf("sync call: %d %s", res.StatusCode, body)
+	}
+	if n := dbtest.Count(t, d.Pool, "calls", "status = 'done'"); n != 1 {
+		t.Errorf("calls = %d, want 1", n)
+	}
+
+	// Async with a callback, as the queue-worker does it.
+	type cb struct {
+		status, callID string
+	}
+	got := make(chan cb, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- cb{r.Header.Get("X-Function-Status"), r.Header.Get("X-Call-Id")}
+	}))
+	defer hook.Close()
+	res, _ := call(t, "POST", sys.URL+"/async-function/aircall-hook", fixtures.Read("aircall/call.voicemail_left.json"), http.Header{"X-Callback-Url": {hook.URL}})
+	if res.StatusCode != http.StatusAccepted || res.Header.Get("X-Call-Id") == "" {
+		t.Fatalf("async call: %d, X-Call-Id %q", res.StatusCode, res.Header.Get("X-Call-Id"))
+	}
+	select {
+	case c := <-got:
+		if c.status != "200" || c.callID != res.Header.Get("X-Call-Id") {
+			t.Errorf("callback %+v, want status 200 and call id %s", c, res.Header.Get("X-Call-Id"))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback")
+	}
+	if n := dbtest.Count(t, d.Pool, "calls", ""); n != 2 {
+		t.Errorf("calls after async = %d, want 2", n)
+	}
+
+	if res, body := call(t, "POST", sys.URL+"/function/vectorize", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented || !strings.Contains(body, "not built") {
+		t.Errorf("unbuilt function: %d %s", res.StatusCode, body)
+	}
+	if res, _ := call(t, "POST", sys.URL+"/async-function/vectorize", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented {
+		t.Errorf("unbuilt async function: %d", res.StatusCode)
+	}
+	if res, _ := call(t, "POST", sys.URL+"/function/no-such-function", nil, nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown function: %d", res.StatusCode)
+	}
+}
+
+// With no DATABASE_URL the runner starts its own cluster under DATA_DIR,
+// and a second start reuses it with the data kept.
+func TestRunnerStartsItsOwnPostgres(t *testing.T) {
+	if dbtest.Cluster() == nil {
+		t.Skip("no local PostgreSQL binaries in use")
+	}
+	dataDir, err := os.MkdirTemp("", "concierge-run-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dataDir) })
+	_ = os.Chmod(dataDir, 0o755)
+	vars := map[string]string{"DATA_DIR": dataDir}
+	sys := startSystem(t, vars)
+	if res, body := call(t, "POST", sys.URL+"/function/aircall-hook", fixtures.Read("aircall/call.ended.json"), nil); res.StatusCode != 200 {
+		t.Fatalf("sync call: %d %s", res.StatusCode, body)
+	}
+	sys.Close()
+
+	sys = startSystem(t, vars)
+	var n int
+	if err := sys.Pool.QueryRow(context.Background(), "SELECT count(*) FROM calls").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after restart: %d calls (%v), want the 1 stored before", n, err)
+	}
+	if _, err := os.Stat(dataDir + "/secrets/aircall-webhook-token"); err != nil {
+		t.Errorf("secrets folder not seeded: %v", err)
+	}
+}
