@@ -167,11 +167,11 @@ func (h *Hook) Receive(ctx context.Context, body []byte) (webhook.Outcome, error
 	case strings.HasPrefix(ev.Event, "call."):
 		var c Call
 		_ = json.Unmarshal(ev.Data, &c)
-		d.Apply = func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error) { return h.upsertCall(ctx, tx, ev, c) }
+		d.Writes = []webhook.Write{h.callWrite(ev, c)}
 	case strings.HasPrefix(ev.Event, "contact."):
 		var c Contact
 		_ = json.Unmarshal(ev.Data, &c)
-		d.Apply = func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error) { return nil, h.upsertContact(ctx, tx, ev, c) }
+		d.Writes = []webhook.Write{h.contactWrite(ev, c)}
 	}
 	out, err := h.Store.Receive(ctx, d)
 	if err == nil {
@@ -225,7 +225,10 @@ func jsonOr(raw json.RawMessage, def string) []byte {
 	return raw
 }
 
-func (h *Hook) upsertCall(ctx context.Context, tx pgx.Tx, ev Event, c Call) ([]jobs.Job, error) {
+// callWrite upserts the call unless the stored state is newer: events are
+// ordered by (timestamp, status rank), so a late call.created after
+// call.ended changes nothing and queues no re-index.
+func (h *Hook) callWrite(ev Event, c Call) webhook.Write {
 	var agent *string
 	if c.User != nil && c.User.Name != "" {
 		agent = &c.User.Name
@@ -234,15 +237,15 @@ func (h *Hook) upsertCall(ctx context.Context, tx pgx.Tx, ev Event, c Call) ([]j
 	if c.Contact != nil && c.Contact.ID != 0 {
 		contactID = &c.Contact.ID
 	}
-	var phone *string
-	if p := identity.Phone(c.RawDigits, h.Region); p != "" {
-		phone = &p
-	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO calls (id, call_uuid, direction, status, missed_call_reason, started_at, answered_at, ended_at,
+	return webhook.Write{
+		Name: "call",
+		SQL: `INSERT INTO calls (id, call_uuid, direction, status, missed_call_reason, started_at, answered_at, ended_at,
 			duration, phone_e164, contact_id, agent_name, asset_url, has_recording, has_voicemail, comments, tags,
 			archived, raw, last_event, event_at, status_rank)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+		SELECT @id, @call_uuid, @direction, @status, @missed, @started_at, @answered_at, @ended_at, @duration, @phone,
+			@contact_id, @agent, @asset, @has_recording, @has_voicemail, @comments, @tags, @archived, @raw, @event_type,
+			@event_at, @status_rank
+		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
 			call_uuid = EXCLUDED.call_uuid, direction = EXCLUDED.direction, status = EXCLUDED.status,
 			missed_call_reason = EXCLUDED.missed_call_reason, started_at = EXCLUDED.started_at,
@@ -254,26 +257,22 @@ func (h *Hook) upsertCall(ctx context.Context, tx pgx.Tx, ev Event, c Call) ([]j
 			comments = EXCLUDED.comments, tags = EXCLUDED.tags, archived = EXCLUDED.archived,
 			raw = EXCLUDED.raw, last_event = EXCLUDED.last_event, event_at = EXCLUDED.event_at,
 			status_rank = EXCLUDED.status_rank, updated_at = now()
-		WHERE (calls.event_at, calls.status_rank) <= (EXCLUDED.event_at, EXCLUDED.status_rank)`,
-		c.ID, nullable(c.CallUUID), nullable(c.Direction), nullable(c.Status), c.MissedCallReason,
-		unix(c.StartedAt), unix(c.AnsweredAt), unix(c.EndedAt), c.Duration, phone, contactID, agent, c.Asset,
-		c.Recording != nil, c.Voicemail != nil, jsonOr(c.Comments, "[]"), jsonOr(c.Tags, "[]"), c.Archived,
-		[]byte(ev.Data), ev.Event, time.Unix(ev.Timestamp, 0).UTC(), statusRank(c.Status))
-	if err != nil {
-		return nil, fmt.Errorf("upsert call %d: %w", c.ID, err)
+		WHERE (calls.event_at, calls.status_rank) <= (EXCLUDED.event_at, EXCLUDED.status_rank)
+		RETURNING 'call:' || id AS subject`,
+		Args: pgx.NamedArgs{
+			"id": c.ID, "call_uuid": nullable(c.CallUUID), "direction": nullable(c.Direction), "status": nullable(c.Status),
+			"missed": c.MissedCallReason, "started_at": unix(c.StartedAt), "answered_at": unix(c.AnsweredAt),
+			"ended_at": unix(c.EndedAt), "duration": c.Duration, "phone": nullable(identity.Phone(c.RawDigits, h.Region)),
+			"contact_id": contactID, "agent": agent, "asset": c.Asset, "has_recording": c.Recording != nil,
+			"has_voicemail": c.Voicemail != nil, "comments": jsonOr(c.Comments, "[]"), "tags": jsonOr(c.Tags, "[]"),
+			"archived": c.Archived, "raw": []byte(ev.Data), "event_at": time.Unix(ev.Timestamp, 0).UTC(),
+			"status_rank": statusRank(c.Status),
+		},
+		Jobs: []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "subject"}},
 	}
-	if tag.RowsAffected() == 0 {
-		logging.From(ctx).Info().Int64("aircall_call_id", c.ID).Msg("older call event; state kept")
-		return nil, nil
-	}
-	j, err := jobs.Enqueue(ctx, tx, jobs.Vectorize, "call:"+strconv.FormatInt(c.ID, 10), logging.Trace(ctx))
-	if err != nil {
-		return nil, err
-	}
-	return []jobs.Job{j}, nil
 }
 
-func (h *Hook) upsertContact(ctx context.Context, tx pgx.Tx, ev Event, c Contact) error {
+func (h *Hook) contactWrite(ev Event, c Contact) webhook.Write {
 	phones := []string{}
 	for _, p := range c.PhoneNumbers {
 		if e := identity.Phone(p.Value, h.Region); e != "" {
@@ -286,24 +285,26 @@ func (h *Hook) upsertContact(ctx context.Context, tx pgx.Tx, ev Event, c Contact
 			emails = append(emails, n)
 		}
 	}
-	var deleted *time.Time
 	at := time.Unix(ev.Timestamp, 0).UTC()
+	var deleted *time.Time
 	if ev.Event == "contact.deleted" {
 		deleted = &at
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO aircall_contacts (id, first_name, last_name, phones, emails, raw, event_at, deleted_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	return webhook.Write{
+		Name: "contact",
+		SQL: `INSERT INTO aircall_contacts (id, first_name, last_name, phones, emails, raw, event_at, deleted_at)
+		SELECT @id, @first_name, @last_name, @phones, @emails, @raw, @event_at, @deleted_at
+		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
 			first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, phones = EXCLUDED.phones,
 			emails = EXCLUDED.emails, raw = EXCLUDED.raw, event_at = EXCLUDED.event_at,
 			deleted_at = EXCLUDED.deleted_at, updated_at = now()
 		WHERE aircall_contacts.event_at <= EXCLUDED.event_at`,
-		c.ID, nullable(c.FirstName), nullable(c.LastName), phones, emails, []byte(ev.Data), at, deleted)
-	if err != nil {
-		return fmt.Errorf("upsert aircall contact %d: %w", c.ID, err)
+		Args: pgx.NamedArgs{
+			"id": c.ID, "first_name": nullable(c.FirstName), "last_name": nullable(c.LastName), "phones": phones,
+			"emails": emails, "raw": []byte(ev.Data), "event_at": at, "deleted_at": deleted,
+		},
 	}
-	return nil
 }
 
 func nullable(s string) *string {

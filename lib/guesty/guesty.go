@@ -7,7 +7,6 @@ package guesty
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -94,10 +93,10 @@ type Hook struct {
 	Region   string
 }
 
-// parsed is a validated delivery ready to apply.
+// parsed is a validated delivery ready to store.
 type parsed struct {
-	event string
-	apply func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error)
+	event  string
+	writes []webhook.Write
 }
 
 // Receive verifies, validates and stores one delivery.
@@ -122,7 +121,7 @@ func (h *Hook) Receive(ctx context.Context, header http.Header, body []byte) (we
 	}
 	log := logging.From(ctx).With().Str("event", p.event).Str("svix_id", safeID(msgID)).Logger()
 	ctx = logging.WithLogger(ctx, log)
-	out, err := h.Store.Receive(ctx, webhook.Delivery{Source: "guesty", EventType: p.event, DedupeKey: key, Payload: body, Apply: p.apply})
+	out, err := h.Store.Receive(ctx, webhook.Delivery{Source: "guesty", EventType: p.event, DedupeKey: key, Payload: body, Writes: p.writes})
 	if err == nil {
 		log.Info().Str("outcome", string(out)).Msg("guesty event")
 	}
@@ -161,43 +160,37 @@ func (h *Hook) parse(body []byte) (parsed, error) {
 		if err := sub("reservation", env.Reservation, &r); err != nil {
 			return p, err
 		}
-		p.apply = func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error) {
-			return h.upsertReservation(ctx, tx, r, env.Reservation)
-		}
+		p.writes = h.reservationWrites(r, env.Reservation)
 	case "reservation.created.v2", "reservation.updated.v2":
 		r, raw, err := leanReservation(env)
 		if err != nil {
 			return p, err
 		}
-		p.apply = func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error) {
-			return h.markReservation(ctx, tx, r, raw)
-		}
+		p.writes = []webhook.Write{leanReservationWrite(r, raw)}
 	case "listing.new", "listing.updated":
 		var l Listing
 		if err := sub("listing", env.Listing, &l); err != nil {
 			return p, err
 		}
-		p.apply = func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error) {
-			return h.upsertListing(ctx, tx, l, env.Listing)
-		}
+		p.writes = []webhook.Write{listingWrite(l, env.Listing)}
 	case "listing.removed":
 		id := firstID(env.Listing, env.ListingID)
 		if id == "" {
 			return p, fault.Field("listing._id", "is required")
 		}
-		p.apply = func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error) { return h.removeListing(ctx, tx, id) }
+		p.writes = []webhook.Write{removeListingWrite(id)}
 	case "guest.created", "guest.updated":
 		var g Guest
 		if err := sub("guest", env.Guest, &g); err != nil {
 			return p, err
 		}
-		p.apply = func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error) { return h.upsertGuest(ctx, tx, g, env.Guest) }
+		p.writes = []webhook.Write{h.guestWrite(g, env.Guest)}
 	case "guest.deleted":
 		id := firstID(env.Guest, env.GuestID)
 		if id == "" {
 			return p, fault.Field("guest._id", "is required")
 		}
-		p.apply = func(ctx context.Context, tx pgx.Tx) ([]jobs.Job, error) { return h.deleteGuest(ctx, tx, id) }
+		p.writes = []webhook.Write{deleteGuestWrite(id)}
 	}
 	return p, nil
 }
@@ -329,21 +322,35 @@ func (r Reservation) guestID() string {
 	return ""
 }
 
-func (h *Hook) enqueue(ctx context.Context, tx pgx.Tx, out []jobs.Job, k jobs.Kind, subject string) ([]jobs.Job, error) {
-	j, err := jobs.Enqueue(ctx, tx, k, subject, logging.Trace(ctx))
-	if err != nil {
-		return nil, err
+// reservationJobs re-index the reservation and re-sync its guest's
+// contact, whose custom attributes carry the stay.
+var reservationJobs = []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "vec"}, {Kind: jobs.ContactSync, Column: "guest"}}
+
+const reservationReturning = `RETURNING 'reservation:' || id AS vec, 'guest:' || guest_id AS guest`
+
+func reservationArgs(r Reservation) pgx.NamedArgs {
+	return pgx.NamedArgs{
+		"id": r.ID, "code": nullable(r.ConfirmationCode), "status": nullable(r.Status),
+		"listing_id": nullable(r.listingID()), "guest_id": nullable(r.guestID()),
+		"check_in": instant(r.CheckIn), "check_out": instant(r.CheckOut),
+		"check_in_local": date(r.CheckInDateLocalized), "check_out_local": date(r.CheckOutDateLocalized),
+		"arrival": nullable(r.PlannedArrival), "departure": nullable(r.PlannedDeparture),
+		"guests_count": r.GuestsCount, "nights_count": r.NightsCount, "res_source": nullable(r.Source),
+		"updated": instant(r.LastUpdatedAt),
 	}
-	return append(out, j), nil
 }
 
-func (h *Hook) upsertReservation(ctx context.Context, tx pgx.Tx, r Reservation, raw json.RawMessage) ([]jobs.Job, error) {
-	listingID, guestID := r.listingID(), r.guestID()
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO reservations (id, confirmation_code, status, listing_id, guest_id, check_in, check_out,
+func (h *Hook) reservationWrites(r Reservation, raw json.RawMessage) []webhook.Write {
+	args := reservationArgs(r)
+	args["raw"] = []byte(raw)
+	out := []webhook.Write{{
+		Name: "reservation",
+		SQL: `INSERT INTO reservations (id, confirmation_code, status, listing_id, guest_id, check_in, check_out,
 			check_in_local, check_out_local, planned_arrival, planned_departure, guests_count, nights_count,
 			source, raw, needs_refresh, source_updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, false, $16)
+		SELECT @id, @code, @status, @listing_id, @guest_id, @check_in, @check_out, @check_in_local, @check_out_local,
+			@arrival, @departure, @guests_count, @nights_count, @res_source, @raw, false, @updated
+		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
 			confirmation_code = EXCLUDED.confirmation_code, status = EXCLUDED.status,
 			listing_id = EXCLUDED.listing_id, guest_id = EXCLUDED.guest_id, check_in = EXCLUDED.check_in,
@@ -353,50 +360,55 @@ func (h *Hook) upsertReservation(ctx context.Context, tx pgx.Tx, r Reservation, 
 			nights_count = EXCLUDED.nights_count, source = EXCLUDED.source, raw = EXCLUDED.raw,
 			needs_refresh = false, source_updated_at = EXCLUDED.source_updated_at, updated_at = now()
 		WHERE reservations.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
-			OR reservations.source_updated_at <= EXCLUDED.source_updated_at`,
-		r.ID, nullable(r.ConfirmationCode), nullable(r.Status), nullable(listingID), nullable(guestID),
-		instant(r.CheckIn), instant(r.CheckOut), date(r.CheckInDateLocalized), date(r.CheckOutDateLocalized),
-		nullable(r.PlannedArrival), nullable(r.PlannedDeparture), r.GuestsCount, r.NightsCount,
-		nullable(r.Source), []byte(raw), instant(r.LastUpdatedAt))
-	if err != nil {
-		return nil, fmt.Errorf("upsert reservation %s: %w", r.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		logging.From(ctx).Info().Str("reservation_id", r.ID).Msg("older reservation event; state kept")
-		return nil, nil
-	}
+			OR reservations.source_updated_at <= EXCLUDED.source_updated_at
+		` + reservationReturning,
+		Args: args,
+		Jobs: reservationJobs,
+	}}
 	if r.Listing != nil && r.Listing.ID != "" {
 		// A stub so the reservation's listing has a name before its own
 		// listing webhook arrives; the listing event fills the rest.
-		if _, err := tx.Exec(ctx, `INSERT INTO listings (id, title, nickname) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO NOTHING`, r.Listing.ID, nullable(r.Listing.Title), nullable(r.Listing.Nickname)); err != nil {
-			return nil, fmt.Errorf("listing stub %s: %w", r.Listing.ID, err)
-		}
+		out = append(out, webhook.Write{
+			Name: "listing_stub",
+			SQL: `INSERT INTO listings (id, title, nickname)
+			SELECT @stub_id, @stub_title, @stub_nickname WHERE EXISTS (SELECT 1 FROM reservation)
+			ON CONFLICT (id) DO NOTHING`,
+			Args: pgx.NamedArgs{"stub_id": r.Listing.ID, "stub_title": nullable(r.Listing.Title), "stub_nickname": nullable(r.Listing.Nickname)},
+		})
 	}
-	if r.Guest != nil && r.Guest.ID != "" {
-		if err := h.fillGuest(ctx, tx, *r.Guest); err != nil {
-			return nil, err
-		}
+	if g := r.Guest; g != nil && g.ID != "" {
+		// The embedded guest fills gaps without overriding what the guest's
+		// own events said.
+		phone, email := h.guestKeys(*g)
+		out = append(out, webhook.Write{
+			Name: "guest_fill",
+			SQL: `INSERT INTO guests (id, full_name, first_name, last_name, email, phone_e164)
+			SELECT @g_id, @g_full, @g_first, @g_last, @g_email, @g_phone WHERE EXISTS (SELECT 1 FROM reservation)
+			ON CONFLICT (id) DO UPDATE SET
+				full_name = COALESCE(guests.full_name, EXCLUDED.full_name),
+				first_name = COALESCE(guests.first_name, EXCLUDED.first_name),
+				last_name = COALESCE(guests.last_name, EXCLUDED.last_name),
+				email = COALESCE(guests.email, EXCLUDED.email),
+				phone_e164 = COALESCE(guests.phone_e164, EXCLUDED.phone_e164)`,
+			Args: pgx.NamedArgs{"g_id": g.ID, "g_full": nullable(fullName(*g)), "g_first": nullable(g.FirstName),
+				"g_last": nullable(g.LastName), "g_email": email, "g_phone": phone},
+		})
 	}
-	out, err := h.enqueue(ctx, tx, nil, jobs.Vectorize, "reservation:"+r.ID)
-	if err != nil {
-		return nil, err
-	}
-	if guestID != "" {
-		// The contact's custom attributes carry the stay: re-sync it.
-		return h.enqueue(ctx, tx, out, jobs.ContactSync, "guest:"+guestID)
-	}
-	return out, nil
+	return out
 }
 
-// markReservation stores what a lean v2 event carries, never erasing a
+// leanReservationWrite stores what a lean v2 event carries, never erasing a
 // field it does not carry, and flags the row for a refresh from the API.
-func (h *Hook) markReservation(ctx context.Context, tx pgx.Tx, r Reservation, raw json.RawMessage) ([]jobs.Job, error) {
-	listingID, guestID := r.listingID(), r.guestID()
-	_, err := tx.Exec(ctx, `
-		INSERT INTO reservations (id, confirmation_code, status, listing_id, guest_id, check_in, check_out,
-			check_in_local, check_out_local, planned_arrival, planned_departure, guests_count, raw, needs_refresh)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true)
+func leanReservationWrite(r Reservation, raw json.RawMessage) webhook.Write {
+	args := reservationArgs(r)
+	args["raw"] = []byte(raw)
+	return webhook.Write{
+		Name: "reservation",
+		SQL: `INSERT INTO reservations (id, confirmation_code, status, listing_id, guest_id, check_in, check_out,
+			check_in_local, check_out_local, planned_arrival, planned_departure, guests_count, nights_count, raw, needs_refresh)
+		SELECT @id, @code, @status, @listing_id, @guest_id, @check_in, @check_out, @check_in_local, @check_out_local,
+			@arrival, @departure, @guests_count, @nights_count, @raw, true
+		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
 			confirmation_code = COALESCE(EXCLUDED.confirmation_code, reservations.confirmation_code),
 			status = COALESCE(EXCLUDED.status, reservations.status),
@@ -409,66 +421,57 @@ func (h *Hook) markReservation(ctx context.Context, tx pgx.Tx, r Reservation, ra
 			planned_arrival = COALESCE(EXCLUDED.planned_arrival, reservations.planned_arrival),
 			planned_departure = COALESCE(EXCLUDED.planned_departure, reservations.planned_departure),
 			guests_count = COALESCE(EXCLUDED.guests_count, reservations.guests_count),
-			needs_refresh = true, updated_at = now()`,
-		r.ID, nullable(r.ConfirmationCode), nullable(r.Status), nullable(listingID), nullable(guestID),
-		instant(r.CheckIn), instant(r.CheckOut), date(r.CheckInDateLocalized), date(r.CheckOutDateLocalized),
-		nullable(r.PlannedArrival), nullable(r.PlannedDeparture), r.GuestsCount, []byte(raw))
-	if err != nil {
-		return nil, fmt.Errorf("mark reservation %s: %w", r.ID, err)
+			nights_count = COALESCE(EXCLUDED.nights_count, reservations.nights_count),
+			needs_refresh = true, updated_at = now()
+		` + reservationReturning,
+		Args: args,
+		Jobs: reservationJobs,
 	}
-	out, err := h.enqueue(ctx, tx, nil, jobs.Vectorize, "reservation:"+r.ID)
-	if err != nil {
-		return nil, err
-	}
-	if guestID != "" {
-		return h.enqueue(ctx, tx, out, jobs.ContactSync, "guest:"+guestID)
-	}
-	return out, nil
 }
 
-func (h *Hook) upsertListing(ctx context.Context, tx pgx.Tx, l Listing, raw json.RawMessage) ([]jobs.Job, error) {
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO listings (id, title, nickname, timezone, default_check_in_time, default_check_out_time, raw, source_updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+func listingWrite(l Listing, raw json.RawMessage) webhook.Write {
+	return webhook.Write{
+		Name: "listing",
+		SQL: `INSERT INTO listings (id, title, nickname, timezone, default_check_in_time, default_check_out_time, raw, source_updated_at)
+		SELECT @id, @title, @nickname, @timezone, @check_in_time, @check_out_time, @raw, @updated
+		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
 			title = EXCLUDED.title, nickname = EXCLUDED.nickname, timezone = EXCLUDED.timezone,
 			default_check_in_time = EXCLUDED.default_check_in_time,
 			default_check_out_time = EXCLUDED.default_check_out_time, raw = EXCLUDED.raw,
 			source_updated_at = EXCLUDED.source_updated_at, removed_at = NULL, updated_at = now()
 		WHERE listings.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
-			OR listings.source_updated_at <= EXCLUDED.source_updated_at`,
-		l.ID, nullable(l.Title), nullable(l.Nickname), nullable(l.Timezone), nullable(l.DefaultCheckInTime),
-		nullable(l.DefaultCheckOutTime), []byte(raw), instant(l.LastUpdatedAt))
-	if err != nil {
-		return nil, fmt.Errorf("upsert listing %s: %w", l.ID, err)
+			OR listings.source_updated_at <= EXCLUDED.source_updated_at
+		RETURNING 'listing:' || id AS vec`,
+		Args: pgx.NamedArgs{
+			"id": l.ID, "title": nullable(l.Title), "nickname": nullable(l.Nickname), "timezone": nullable(l.Timezone),
+			"check_in_time": nullable(l.DefaultCheckInTime), "check_out_time": nullable(l.DefaultCheckOutTime),
+			"raw": []byte(raw), "updated": instant(l.LastUpdatedAt),
+		},
+		Jobs: []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "vec"}},
 	}
-	if tag.RowsAffected() == 0 {
-		logging.From(ctx).Info().Str("listing_id", l.ID).Msg("older listing event; state kept")
-		return nil, nil
-	}
-	return h.enqueue(ctx, tx, nil, jobs.Vectorize, "listing:"+l.ID)
 }
 
-func (h *Hook) removeListing(ctx context.Context, tx pgx.Tx, id string) ([]jobs.Job, error) {
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO listings (id, removed_at) VALUES ($1, now())
-		ON CONFLICT (id) DO UPDATE SET removed_at = COALESCE(listings.removed_at, now()), updated_at = now()`, id); err != nil {
-		return nil, fmt.Errorf("remove listing %s: %w", id, err)
+func removeListingWrite(id string) webhook.Write {
+	return webhook.Write{
+		Name: "listing",
+		SQL: `INSERT INTO listings (id, removed_at) SELECT @id, now() WHERE EXISTS (SELECT 1 FROM ev)
+		ON CONFLICT (id) DO UPDATE SET removed_at = COALESCE(listings.removed_at, now()), updated_at = now()
+		RETURNING 'listing:' || id AS vec`,
+		Args: pgx.NamedArgs{"id": id},
+		Jobs: []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "vec"}},
 	}
-	return h.enqueue(ctx, tx, nil, jobs.Vectorize, "listing:"+id)
 }
 
 // guestKeys returns the normalised phone and email of g.
 func (h *Hook) guestKeys(g Guest) (phone, email *string) {
-	phones := append([]string{g.Phone}, g.Phones...)
-	for _, p := range phones {
+	for _, p := range append([]string{g.Phone}, g.Phones...) {
 		if e := identity.Phone(p, h.Region); e != "" {
 			phone = &e
 			break
 		}
 	}
-	emails := append([]string{g.Email}, g.Emails...)
-	for _, m := range emails {
+	for _, m := range append([]string{g.Email}, g.Emails...) {
 		if e := identity.Email(m); e != "" {
 			email = &e
 			break
@@ -484,61 +487,41 @@ func fullName(g Guest) string {
 	return strings.TrimSpace(g.FirstName + " " + g.LastName)
 }
 
-// fillGuest records the guest embedded in a reservation without overriding
-// what the guest's own events said.
-func (h *Hook) fillGuest(ctx context.Context, tx pgx.Tx, g Guest) error {
-	phone, email := h.guestKeys(g)
-	_, err := tx.Exec(ctx, `
-		INSERT INTO guests (id, full_name, first_name, last_name, email, phone_e164)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET
-			full_name = COALESCE(guests.full_name, EXCLUDED.full_name),
-			first_name = COALESCE(guests.first_name, EXCLUDED.first_name),
-			last_name = COALESCE(guests.last_name, EXCLUDED.last_name),
-			email = COALESCE(guests.email, EXCLUDED.email),
-			phone_e164 = COALESCE(guests.phone_e164, EXCLUDED.phone_e164)`,
-		g.ID, nullable(fullName(g)), nullable(g.FirstName), nullable(g.LastName), email, phone)
-	if err != nil {
-		return fmt.Errorf("guest %s from reservation: %w", g.ID, err)
-	}
-	return nil
-}
-
-func (h *Hook) upsertGuest(ctx context.Context, tx pgx.Tx, g Guest, raw json.RawMessage) ([]jobs.Job, error) {
+func (h *Hook) guestWrite(g Guest, raw json.RawMessage) webhook.Write {
 	phone, email := h.guestKeys(g)
 	updated := instant(g.LastUpdatedAt)
 	if updated == nil {
 		updated = instant(g.UpdatedAt)
 	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO guests (id, full_name, first_name, last_name, email, phone_e164, raw, source_updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	return webhook.Write{
+		Name: "guest",
+		SQL: `INSERT INTO guests (id, full_name, first_name, last_name, email, phone_e164, raw, source_updated_at)
+		SELECT @id, @full_name, @first_name, @last_name, @email, @phone, @raw, @updated
+		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
 			full_name = EXCLUDED.full_name, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
 			email = EXCLUDED.email, phone_e164 = EXCLUDED.phone_e164, raw = EXCLUDED.raw,
 			source_updated_at = EXCLUDED.source_updated_at, deleted_at = NULL, updated_at = now()
 		WHERE guests.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
-			OR guests.source_updated_at <= EXCLUDED.source_updated_at`,
-		g.ID, nullable(fullName(g)), nullable(g.FirstName), nullable(g.LastName), email, phone, []byte(raw), updated)
-	if err != nil {
-		return nil, fmt.Errorf("upsert guest %s: %w", g.ID, err)
+			OR guests.source_updated_at <= EXCLUDED.source_updated_at
+		RETURNING 'guest:' || id AS subject`,
+		Args: pgx.NamedArgs{
+			"id": g.ID, "full_name": nullable(fullName(g)), "first_name": nullable(g.FirstName),
+			"last_name": nullable(g.LastName), "email": email, "phone": phone, "raw": []byte(raw), "updated": updated,
+		},
+		Jobs: []webhook.JobFrom{{Kind: jobs.ContactSync, Column: "subject"}, {Kind: jobs.Vectorize, Column: "subject"}},
 	}
-	if tag.RowsAffected() == 0 {
-		return nil, nil
-	}
-	out, err := h.enqueue(ctx, tx, nil, jobs.ContactSync, "guest:"+g.ID)
-	if err != nil {
-		return nil, err
-	}
-	return h.enqueue(ctx, tx, out, jobs.Vectorize, "guest:"+g.ID)
 }
 
-func (h *Hook) deleteGuest(ctx context.Context, tx pgx.Tx, id string) ([]jobs.Job, error) {
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO guests (id, deleted_at) VALUES ($1, now())
-		ON CONFLICT (id) DO UPDATE SET deleted_at = COALESCE(guests.deleted_at, now()), updated_at = now()`, id); err != nil {
-		return nil, fmt.Errorf("delete guest %s: %w", id, err)
+// deleteGuestWrite marks the guest deleted; the re-index narrows the
+// guest's documents. Chatwoot contacts are left to people.
+func deleteGuestWrite(id string) webhook.Write {
+	return webhook.Write{
+		Name: "guest",
+		SQL: `INSERT INTO guests (id, deleted_at) SELECT @id, now() WHERE EXISTS (SELECT 1 FROM ev)
+		ON CONFLICT (id) DO UPDATE SET deleted_at = COALESCE(guests.deleted_at, now()), updated_at = now()
+		RETURNING 'guest:' || id AS subject`,
+		Args: pgx.NamedArgs{"id": id},
+		Jobs: []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "subject"}},
 	}
-	// Re-index narrows the guest's documents; contacts are left to people.
-	return h.enqueue(ctx, tx, nil, jobs.Vectorize, "guest:"+id)
 }

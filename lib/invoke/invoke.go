@@ -21,7 +21,11 @@ type Gateway struct {
 // NewGateway returns a Gateway for base URL u with a short timeout: the
 // gateway only enqueues, it does not run the function.
 func NewGateway(u string) *Gateway {
-	return &Gateway{URL: u, Client: &http.Client{Timeout: 5 * time.Second}}
+	// Keep connections to the gateway open: every delivery invokes, and the
+	// default two idle connections per host make busy hooks redial.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &Gateway{URL: u, Client: &http.Client{Timeout: 5 * time.Second, Transport: t}}
 }
 
 // Async posts body to /async-function/function with header.

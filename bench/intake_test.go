@@ -1,0 +1,262 @@
+// Package bench holds the load benchmarks behind `make bench`. Each prints
+// its figure beside a baseline measured in the same run on the same
+// database.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	aircallhook "github.com/harborstays/concierge/functions/aircall-hook"
+	guestyhook "github.com/harborstays/concierge/functions/guesty-hook"
+	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fixtures"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/invoke"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+const (
+	concurrency  = 32
+	throughputN  = 8000 // requests per closed-loop run
+	targetRate   = 1000 // requests per second for the latency run
+	latencyRunN  = 5000
+	latencyLimit = 10 * time.Millisecond
+)
+
+// request is one prepared delivery: distinct ids, so every request writes.
+type request struct {
+	body   []byte
+	header http.Header
+}
+
+func aircallRequests(n int) []request {
+	tmpl := string(fixtures.Read("aircall/call.ended.json"))
+	out := make([]request, n)
+	for i := range out {
+		b := strings.Replace(tmpl, `"id": 1843377012`, `"id": `+strconv.Itoa(2000000000+i), 1)
+		b = strings.Replace(b, `"timestamp": 1752868932`, `"timestamp": `+strconv.Itoa(1752868932+i), 1)
+		out[i] = request{body: []byte(b), header: http.Header{"Content-Type": {"application/json"}}}
+	}
+	return out
+}
+
+func guestyRequests(n int) []request {
+	tmpl := string(fixtures.Read("guesty/reservation.new.json"))
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(fixtures.GuestySecret, "whsec_"))
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	out := make([]request, n)
+	for i := range out {
+		b := strings.Replace(tmpl, `"_id": "6701a2b3c4d5e6f708192a3b"`, fmt.Sprintf(`"_id": "bench%019d"`, i), 1)
+		id := "msg_bench_" + strconv.Itoa(i)
+		mac := hmac.New(sha256.New, key)
+		fmt.Fprintf(mac, "%s.%s.%s", id, ts, b)
+		h := http.Header{"Content-Type": {"application/json"}}
+		h.Set("svix-id", id)
+		h.Set("svix-timestamp", ts)
+		h.Set("svix-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		out[i] = request{body: []byte(b), header: h}
+	}
+	return out
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int64
+}
+
+var client = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+
+func send(url string, r request) (time.Duration, bool) {
+	start := time.Now()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(r.body))
+	req.Header = r.header.Clone()
+	res, err := client.Do(req)
+	if err != nil {
+		return time.Since(start), false
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return time.Since(start), res.StatusCode == http.StatusOK
+}
+
+// closedLoop sends reqs with `concurrency` workers as fast as they answer.
+func closedLoop(url string, reqs []request) result {
+	var next, errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(reqs)) {
+					return
+				}
+				if _, ok := send(url, reqs[i]); !ok {
+					errs.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return result{rps: float64(len(reqs)) / time.Since(start).Seconds(), errors: errs.Load()}
+}
+
+// openLoop sends reqs at a fixed rate and measures latency from each
+// request's scheduled time, so a stall is not hidden by the sender waiting.
+func openLoop(url string, reqs []request, rate int) result {
+	lat := make([]time.Duration, len(reqs))
+	var errs atomic.Int64
+	interval := time.Second / time.Duration(rate)
+	work := make(chan int, len(reqs))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < concurrency*2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				due := start.Add(time.Duration(i) * interval)
+				time.Sleep(time.Until(due))
+				_, ok := send(url, reqs[i])
+				lat[i] = time.Since(due)
+				if !ok {
+					errs.Add(1)
+				}
+			}
+		}()
+	}
+	for i := range reqs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return result{
+		rps: float64(len(reqs)) / time.Since(start).Seconds(),
+		p50: lat[len(lat)/2], p99: lat[len(lat)*99/100], errors: errs.Load(),
+	}
+}
+
+func serveHook(b *testing.B, d *dbtest.DB, name string, ctor fnenv.Constructor, env map[string]string) string {
+	// The hooks invoke vectorize through a gateway, as deployed: a local one
+	// that answers 202 like the OpenFaaS gateway's async route.
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	b.Cleanup(gw.Close)
+	vars := map[string]string{"SECRETS_DIR": b.TempDir(), "LOG_LEVEL": "info"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	h, e, err := fnenv.Build(context.Background(), fnenv.Options{
+		Name: name, Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		LogOutput: io.Discard, DB: d.Pool, Invoker: invoke.NewGateway(gw.URL),
+	}, ctor)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(fnserver.Handler(h, e.MaxBody))
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// serveBaseline is the floor: a bare net/http handler doing one pgx INSERT
+// of the raw body.
+func serveBaseline(b *testing.B, d *dbtest.DB) string {
+	if _, err := d.Pool.Exec(context.Background(), "CREATE TABLE baseline_raw (id bigserial PRIMARY KEY, payload jsonb NOT NULL)"); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if _, err := d.Pool.Exec(r.Context(), "INSERT INTO baseline_raw (payload) VALUES ($1)", body); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// BenchmarkIntake prints throughput at concurrency 32 and latency at
+// 1,000 requests/s for each hook beside the baseline. Run with -benchtime 1x:
+// the benchmark drives its own fixed load.
+func BenchmarkIntake(b *testing.B) {
+	type target struct {
+		name string
+		url  func(*dbtest.DB) string
+		reqs func(int) []request
+	}
+	targets := []target{
+		{"baseline (net/http + 1 INSERT)", func(d *dbtest.DB) string { return serveBaseline(b, d) }, aircallRequests},
+		{"aircall-hook", func(d *dbtest.DB) string {
+			return serveHook(b, d, aircallhook.Name, aircallhook.New, map[string]string{"AIRCALL_WEBHOOK_TOKEN": fixtures.AircallToken})
+		}, aircallRequests},
+		{"guesty-hook", func(d *dbtest.DB) string {
+			return serveHook(b, d, guestyhook.Name, guestyhook.New, map[string]string{"GUESTY_WEBHOOK_SECRET": fixtures.GuestySecret})
+		}, guestyRequests},
+	}
+	results := make([]result, len(targets))
+	for n := 0; n < b.N; n++ {
+		for i, t := range targets {
+			d := dbtest.New(b)
+			url := t.url(d)
+			// Warm connections and caches.
+			closedLoop(url, t.reqs(200))
+			d.Pool.Exec(context.Background(), "TRUNCATE webhook_events, calls, reservations, guests, listings, jobs")
+			thr := closedLoop(url, t.reqs(throughputN))
+			d.Pool.Exec(context.Background(), "TRUNCATE webhook_events, calls, reservations, guests, listings, jobs")
+			lat := openLoop(url, t.reqs(latencyRunN), targetRate)
+			results[i] = result{rps: thr.rps, p50: lat.p50, p99: lat.p99, errors: thr.errors + lat.errors}
+		}
+	}
+	base := results[0]
+	fmt.Printf("\nIntake over loopback HTTP into PostgreSQL (%s)\n", durability())
+	fmt.Printf("%-32s %12s %10s %12s %12s %8s\n", "", "req/s @c=32", "x base", "p50@1000/s", "p99@1000/s", "errors")
+	for i, t := range targets {
+		r := results[i]
+		fmt.Printf("%-32s %12.0f %9.2fx %12s %12s %8d\n", t.name, r.rps, r.rps/base.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
+		b.ReportMetric(r.rps, strings.Fields(t.name)[0]+"-req/s")
+	}
+	for i, t := range targets[1:] {
+		r := results[i+1]
+		verdict := "meets"
+		if r.rps < 0.8*base.rps || r.p99 > latencyLimit {
+			verdict = "MISSES"
+		}
+		fmt.Printf("%s %s the target (>= 0.8x baseline throughput, p99 <= %s at %d/s)\n", t.name, verdict, latencyLimit, targetRate)
+	}
+}
+
+func durability() string {
+	if os.Getenv("CONCIERGE_TEST_DURABLE") != "" {
+		return "fsync on"
+	}
+	return "fsync off, as in tests; CONCIERGE_TEST_DURABLE=1 for fsync on"
+}
