@@ -8,7 +8,7 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: all run test unit fuzz-short fuzz bench lint build deps clean
+.PHONY: all run test unit fuzz-short fuzz bench lint build deps clean shrinkwrap infra
 
 all: build
 
@@ -21,8 +21,17 @@ run: deps
 	$(GO) build -o $(BIN)/concierge ./cmd/concierge
 	PORT=$(PORT) exec $(BIN)/concierge run
 
-## test: every test (lint, unit and integration tests on a real PostgreSQL, short fuzz runs)
-test: deps lint unit fuzz-short
+## test: every test (lint, unit and integration tests on a real PostgreSQL,
+## short fuzz runs, the template build of every function, the infra checks)
+test: deps lint unit fuzz-short shrinkwrap infra
+
+# faas-cli build --shrinkwrap, then the Dockerfile's Go steps on every context.
+shrinkwrap:
+	.ci/shrinkwrap-check
+
+# terraform fmt + tflint, ansible syntax check + ansible-lint, docker stack config.
+infra:
+	.ci/infra-check
 
 unit:
 	CI=$${CI:-} $(GO) test -count=1 -timeout 10m ./...
@@ -48,9 +57,11 @@ lint:
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/concierge ./cmd/concierge
+	@# Each function with the template's own main.go, as the image builds it.
 	@for f in $(FUNCTIONS); do \
-	  echo "build $$f"; \
-	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$f ./cmd/function/$$f || exit 1; \
+	  echo "build $$f"; mkdir -p build/main/$$f; \
+	  sed 's|concierge/functions/handler"|concierge/functions/'$$f'"|' template/concierge-go/main.go > build/main/$$f/main.go; \
+	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$f ./build/main/$$f || exit 1; \
 	done
 
 clean:

@@ -190,3 +190,27 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Logs carry the function name and trace id of each delivery and none of
+// the personal values the payloads hold (TestMain checks the whole run).
+func TestLogsCarryTraceButNoPII(t *testing.T) {
+	h := start(t)
+	hdr := http.Header{"X-Trace-Id": {"trace-from-aircall-test"}}
+	if code, _ := h.Post(t, fixtures.Read("aircall/call.ended.json"), hdr); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	// A rejected token must not be echoed either.
+	h.Post(t, []byte(strings.Replace(string(fixtures.Read("aircall/call.ended.json")), fixtures.AircallToken, "0000000000000000000000000000beef", 1)), nil)
+	logs := fntest.Logs()
+	if !strings.Contains(logs, `"fn":"aircall-hook"`) || !strings.Contains(logs, `"trace_id":"trace-from-aircall-test"`) {
+		t.Fatalf("function logs not captured with fn and trace_id:\n%s", logs)
+	}
+	if leaks := fntest.Leaks(logs); len(leaks) > 0 {
+		t.Fatalf("logs hold %v", leaks)
+	}
+	// The trace id travels on to the async hop.
+	calls := h.Invoked.Calls()
+	if len(calls) != 1 || calls[0].Header.Get("X-Trace-Id") != "trace-from-aircall-test" {
+		t.Fatalf("async hop did not carry the trace id: %+v", calls)
+	}
+}

@@ -1,0 +1,48 @@
+# Hands the servers to Ansible: a static YAML inventory with the groups the
+# playbook expects (managers, workers) and, per host, the public address to
+# connect to, the private address Swarm advertises, node labels for placement
+# and the data volumes to mount. ansible/inventory/hcloud.yml documents the
+# alternative dynamic inventory (hetzner.hcloud plugin).
+
+locals {
+  manager_hosts = {
+    for i, s in hcloud_server.manager : s.name => {
+      ipv4         = s.ipv4_address
+      ipv6         = s.ipv6_address
+      private_ipv4 = hcloud_server_network.manager[i].ip
+      # The first manager terminates TLS and holds the stateful core services.
+      swarm_node_labels = i == 0 ? { traefik = "true", postgres = "true", nats = "true" } : {}
+      data_volumes = i == 0 ? [{
+        name   = "postgres"
+        device = hcloud_volume.postgres.linux_device
+        path   = "/srv/postgres"
+      }] : []
+    }
+  }
+
+  worker_hosts = {
+    for i, s in hcloud_server.worker : s.name => {
+      ipv4              = s.ipv4_address
+      ipv6              = s.ipv6_address
+      private_ipv4      = hcloud_server_network.worker[i].ip
+      swarm_node_labels = i == 0 ? { seaweedfs = "true" } : {}
+      data_volumes = i == 0 ? [{
+        name   = "seaweedfs"
+        device = hcloud_volume.seaweedfs.linux_device
+        path   = "/srv/seaweedfs"
+      }] : []
+    }
+  }
+}
+
+resource "local_file" "ansible_inventory" {
+  filename        = "${path.module}/${var.ansible_inventory_path}"
+  file_permission = "0644"
+  content = templatefile("${path.module}/templates/inventory.yml.tftpl", {
+    admin_username   = var.admin_username
+    domain           = var.cloudflare_zone
+    network_ip_range = var.network_ip_range
+    managers         = local.manager_hosts
+    workers          = local.worker_hosts
+  })
+}

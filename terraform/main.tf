@@ -1,0 +1,241 @@
+# Hetzner Cloud: one private network, one firewall, one spread placement group,
+# managers and workers, and two data volumes. Ansible (../ansible) takes over from
+# the inventory written in inventory.tf.
+
+locals {
+  labels = {
+    project    = var.project_name
+    managed-by = "terraform"
+  }
+
+  # Stable, predictable private addresses: managers .10+, workers .100+.
+  manager_private_ips = [for i in range(var.manager_count) : cidrhost(var.subnet_ip_range, 10 + i)]
+  worker_private_ips  = [for i in range(var.worker_count) : cidrhost(var.subnet_ip_range, 100 + i)]
+
+  cloud_init = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
+    admin_username  = var.admin_username
+    ssh_public_keys = values(var.ssh_public_keys)
+  })
+}
+
+resource "hcloud_ssh_key" "admin" {
+  for_each = var.ssh_public_keys
+
+  name       = "${var.project_name}-${each.key}"
+  public_key = each.value
+  labels     = local.labels
+}
+
+# ---------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------
+
+resource "hcloud_network" "private" {
+  name     = "${var.project_name}-private"
+  ip_range = var.network_ip_range
+  labels   = local.labels
+}
+
+resource "hcloud_network_subnet" "servers" {
+  network_id   = hcloud_network.private.id
+  type         = "cloud"
+  network_zone = var.network_zone
+  ip_range     = var.subnet_ip_range
+}
+
+# Hetzner Cloud firewalls filter the public interfaces only; traffic on the
+# private network is not filtered by them. The Swarm rules below therefore state
+# intent (never from the internet) and the host firewall (ufw, ansible role
+# `base`) enforces the same ports on the private interface.
+resource "hcloud_firewall" "cluster" {
+  name   = "${var.project_name}-cluster"
+  labels = local.labels
+
+  rule {
+    description = "HTTP (Traefik, ACME redirects)"
+    direction   = "in"
+    protocol    = "tcp"
+    port        = "80"
+    source_ips  = ["0.0.0.0/0", "::/0"]
+  }
+
+  rule {
+    description = "HTTPS (Traefik)"
+    direction   = "in"
+    protocol    = "tcp"
+    port        = "443"
+    source_ips  = ["0.0.0.0/0", "::/0"]
+  }
+
+  rule {
+    description = "SSH from administrators"
+    direction   = "in"
+    protocol    = "tcp"
+    port        = "22"
+    source_ips  = var.ssh_allowed_cidrs
+  }
+
+  rule {
+    description = "ICMP (path MTU discovery, ping)"
+    direction   = "in"
+    protocol    = "icmp"
+    source_ips  = ["0.0.0.0/0", "::/0"]
+  }
+
+  rule {
+    description = "Swarm cluster management"
+    direction   = "in"
+    protocol    = "tcp"
+    port        = "2377"
+    source_ips  = [var.network_ip_range]
+  }
+
+  rule {
+    description = "Swarm node gossip (tcp)"
+    direction   = "in"
+    protocol    = "tcp"
+    port        = "7946"
+    source_ips  = [var.network_ip_range]
+  }
+
+  rule {
+    description = "Swarm node gossip (udp)"
+    direction   = "in"
+    protocol    = "udp"
+    port        = "7946"
+    source_ips  = [var.network_ip_range]
+  }
+
+  rule {
+    description = "Swarm overlay network (VXLAN)"
+    direction   = "in"
+    protocol    = "udp"
+    port        = "4789"
+    source_ips  = [var.network_ip_range]
+  }
+}
+
+resource "hcloud_placement_group" "spread" {
+  name   = "${var.project_name}-spread"
+  type   = "spread"
+  labels = local.labels
+
+  lifecycle {
+    precondition {
+      condition     = var.manager_count + var.worker_count <= 10
+      error_message = "A spread placement group holds at most 10 servers: manager_count + worker_count must be <= 10."
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------
+
+resource "hcloud_server" "manager" {
+  count = var.manager_count
+
+  name               = format("%s-manager-%d", var.project_name, count.index + 1)
+  server_type        = var.manager_server_type
+  image              = var.image
+  location           = var.location
+  ssh_keys           = [for k in hcloud_ssh_key.admin : k.id]
+  placement_group_id = hcloud_placement_group.spread.id
+  firewall_ids       = [hcloud_firewall.cluster.id]
+  user_data          = local.cloud_init
+  delete_protection  = var.delete_protection
+  rebuild_protection = var.delete_protection
+
+  labels = merge(local.labels, {
+    role = "manager"
+  })
+
+  public_net {
+    ipv4_enabled = true
+    ipv6_enabled = true
+  }
+
+  lifecycle {
+    # Changing these would rebuild a running Swarm node; roll nodes deliberately instead.
+    ignore_changes = [user_data, ssh_keys, image]
+  }
+}
+
+resource "hcloud_server" "worker" {
+  count = var.worker_count
+
+  name               = format("%s-worker-%d", var.project_name, count.index + 1)
+  server_type        = var.worker_server_type
+  image              = var.image
+  location           = var.location
+  ssh_keys           = [for k in hcloud_ssh_key.admin : k.id]
+  placement_group_id = hcloud_placement_group.spread.id
+  firewall_ids       = [hcloud_firewall.cluster.id]
+  user_data          = local.cloud_init
+  delete_protection  = var.delete_protection
+  rebuild_protection = var.delete_protection
+
+  labels = merge(local.labels, {
+    role = "worker"
+  })
+
+  public_net {
+    ipv4_enabled = true
+    ipv6_enabled = true
+  }
+
+  lifecycle {
+    ignore_changes = [user_data, ssh_keys, image]
+  }
+}
+
+resource "hcloud_server_network" "manager" {
+  count = var.manager_count
+
+  server_id = hcloud_server.manager[count.index].id
+  subnet_id = hcloud_network_subnet.servers.id
+  ip        = local.manager_private_ips[count.index]
+}
+
+resource "hcloud_server_network" "worker" {
+  count = var.worker_count
+
+  server_id = hcloud_server.worker[count.index].id
+  subnet_id = hcloud_network_subnet.servers.id
+  ip        = local.worker_private_ips[count.index]
+}
+
+# ---------------------------------------------------------------------------
+# Volumes: formatted here, mounted by Ansible (role `base`) by device id so the
+# mount point does not depend on Hetzner's automount naming.
+# ---------------------------------------------------------------------------
+
+resource "hcloud_volume" "postgres" {
+  name              = "${var.project_name}-postgres"
+  size              = var.postgres_volume_size
+  location          = var.location
+  format            = "ext4"
+  delete_protection = var.delete_protection
+  labels            = merge(local.labels, { purpose = "postgres" })
+}
+
+resource "hcloud_volume_attachment" "postgres" {
+  volume_id = hcloud_volume.postgres.id
+  server_id = hcloud_server.manager[0].id
+  automount = false
+}
+
+resource "hcloud_volume" "seaweedfs" {
+  name              = "${var.project_name}-seaweedfs"
+  size              = var.seaweedfs_volume_size
+  location          = var.location
+  format            = "ext4"
+  delete_protection = var.delete_protection
+  labels            = merge(local.labels, { purpose = "seaweedfs" })
+}
+
+resource "hcloud_volume_attachment" "seaweedfs" {
+  volume_id = hcloud_volume.seaweedfs.id
+  server_id = hcloud_server.worker[0].id
+  automount = false
+}
