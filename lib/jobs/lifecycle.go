@@ -1,0 +1,130 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/harborstays/concierge/lib/fault"
+)
+
+// Statuses of a job row.
+const (
+	StatusPending  = "pending"
+	StatusRunning  = "running"
+	StatusRetrying = "retrying"
+	StatusDone     = "done"
+	StatusFailed   = "failed"
+)
+
+var (
+	// ErrFinished: the job is done or failed already; a repeated invocation
+	// is acknowledged without work.
+	ErrFinished = errors.New("job already finished")
+	// ErrBusy: another invocation holds the job's lease.
+	ErrBusy = errors.New("job is running elsewhere")
+)
+
+// Policy bounds retries.
+type Policy struct {
+	// MaxAttempts executions before a job is parked as failed.
+	MaxAttempts int
+	// Lease is how long a running attempt owns the job; after it, redrive
+	// treats the attempt as lost. Set it above the function's timeout.
+	Lease time.Duration
+	// Base and Max bound the exponential back-off between attempts.
+	Base, Max time.Duration
+}
+
+// DefaultPolicy suits steps whose timeout is at most a few minutes.
+var DefaultPolicy = Policy{MaxAttempts: 8, Lease: 5 * time.Minute, Base: 30 * time.Second, Max: time.Hour}
+
+// Backoff is the wait after the n-th failed attempt (n >= 1): exponential
+// with full jitter over the upper half, so retries of one outage spread out.
+func (p Policy) Backoff(n int) time.Duration {
+	d := p.Base
+	for i := 1; i < n && d < p.Max; i++ {
+		d *= 2
+	}
+	if d > p.Max {
+		d = p.Max
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// Claimed is a job an invocation now owns.
+type Claimed struct {
+	Job
+	Attempt int
+}
+
+// Start claims job id for one attempt: a pending or retrying job, or a
+// running one whose lease expired. It returns ErrFinished or ErrBusy when
+// the invocation must do nothing.
+func Start(ctx context.Context, db *pgxpool.Pool, id string, p Policy) (Claimed, error) {
+	var c Claimed
+	err := db.QueryRow(ctx, `
+		UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(),
+			next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
+		WHERE id = $1 AND (status IN ('pending', 'retrying') OR (status = 'running' AND next_attempt_at <= now()))
+		RETURNING id::text, kind, function, subject, COALESCE(trace_id, ''), attempts`,
+		id, p.Lease.Seconds()).Scan(&c.ID, &c.Kind, &c.Function, &c.Subject, &c.TraceID, &c.Attempt)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return c, fault.Wrap(fault.Unavailable, fmt.Errorf("start job %s: %w", id, err), "database unavailable")
+	}
+	var status string
+	switch err := db.QueryRow(ctx, "SELECT status FROM jobs WHERE id = $1", id).Scan(&status); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return c, fault.New(fault.NotFound, "no job %s", id)
+	case err != nil:
+		return c, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	case status == StatusDone || status == StatusFailed:
+		return c, ErrFinished
+	default:
+		return c, ErrBusy
+	}
+}
+
+// Done finishes a claimed job. Use DoneTx to finish it in the same
+// transaction as the step's result.
+func Done(ctx context.Context, db *pgxpool.Pool, id string) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error { return DoneTx(ctx, tx, id) })
+}
+
+// DoneTx marks job id done inside tx.
+func DoneTx(ctx context.Context, tx pgx.Tx, id string) error {
+	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', done_at = now(), last_error = NULL, updated_at = now()
+		WHERE id = $1 AND status = 'running'`, id); err != nil {
+		return fmt.Errorf("finish job %s: %w", id, err)
+	}
+	return nil
+}
+
+// Fail records a failed attempt: the job waits for its back-off in
+// 'retrying', or is parked as 'failed' when the error is permanent or the
+// attempts are spent. It returns the status set.
+func Fail(ctx context.Context, db *pgxpool.Pool, c Claimed, cause error, p Policy) (string, error) {
+	status := StatusRetrying
+	if !fault.Retryable(cause) || c.Attempt >= p.MaxAttempts {
+		status = StatusFailed
+	}
+	msg := cause.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000]
+	}
+	_, err := db.Exec(ctx, `UPDATE jobs SET status = $2, last_error = $3,
+			next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
+		WHERE id = $1 AND status = 'running'`, c.ID, status, msg, p.Backoff(c.Attempt).Seconds())
+	if err != nil {
+		return "", fmt.Errorf("record failure of job %s: %w", c.ID, err)
+	}
+	return status, nil
+}

@@ -1,0 +1,110 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/jobs"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func enqueue(t *testing.T, d *dbtest.DB, subject string) jobs.Job {
+	t.Helper()
+	var j jobs.Job
+	err := pgx.BeginFunc(context.Background(), d.Pool, func(tx pgx.Tx) (err error) {
+		j, err = jobs.Enqueue(context.Background(), tx, jobs.Vectorize, subject, "trace")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func status(t *testing.T, d *dbtest.DB, id string) (s string, attempts int) {
+	t.Helper()
+	if err := d.Pool.QueryRow(context.Background(), "SELECT status, attempts FROM jobs WHERE id = $1", id).Scan(&s, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	return s, attempts
+}
+
+func TestLifecycle(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	p := jobs.Policy{MaxAttempts: 2, Lease: time.Minute, Base: time.Millisecond, Max: time.Millisecond}
+
+	j := enqueue(t, d, "listing:1")
+	if again := enqueue(t, d, "listing:1"); again.ID != j.ID {
+		t.Fatalf("second pending job for the same subject: %s, want coalesced into %s", again.ID, j.ID)
+	}
+	c, err := jobs.Start(ctx, d.Pool, j.ID, p)
+	if err != nil || c.Attempt != 1 || c.Subject != "listing:1" {
+		t.Fatalf("start: %+v %v", c, err)
+	}
+	if _, err := jobs.Start(ctx, d.Pool, j.ID, p); !errors.Is(err, jobs.ErrBusy) {
+		t.Fatalf("second start while the lease holds: %v, want ErrBusy", err)
+	}
+	// While it runs, a new event for the subject gets its own pending job.
+	if next := enqueue(t, d, "listing:1"); next.ID == j.ID {
+		t.Fatal("a running job absorbed a new event")
+	}
+	if s, err := jobs.Fail(ctx, d.Pool, c, fault.New(fault.Unavailable, "index down"), p); s != jobs.StatusRetrying {
+		t.Fatalf("first failure: %s (%v), want retrying", s, err)
+	}
+	c, err = jobs.Start(ctx, d.Pool, j.ID, p)
+	if err != nil || c.Attempt != 2 {
+		t.Fatalf("retry start: %+v %v", c, err)
+	}
+	if s, _ := jobs.Fail(ctx, d.Pool, c, errors.New("still down"), p); s != jobs.StatusFailed {
+		t.Fatalf("last attempt: %s, want failed", s)
+	}
+	if _, err := jobs.Start(ctx, d.Pool, j.ID, p); !errors.Is(err, jobs.ErrFinished) {
+		t.Fatalf("start of a failed job: %v, want ErrFinished", err)
+	}
+
+	ok := enqueue(t, d, "listing:2")
+	c, _ = jobs.Start(ctx, d.Pool, ok.ID, p)
+	if err := jobs.Done(ctx, d.Pool, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s, n := status(t, d, ok.ID); s != jobs.StatusDone || n != 1 {
+		t.Fatalf("done job: %s after %d attempts", s, n)
+	}
+	if _, err := jobs.Start(ctx, d.Pool, ok.ID, p); !errors.Is(err, jobs.ErrFinished) {
+		t.Fatalf("repeated invocation of a done job: %v, want ErrFinished", err)
+	}
+	bad := enqueue(t, d, "listing:3")
+	c, _ = jobs.Start(ctx, d.Pool, bad.ID, p)
+	if s, _ := jobs.Fail(ctx, d.Pool, c, fault.New(fault.Invalid, "no such listing"), p); s != jobs.StatusFailed {
+		t.Fatalf("permanent error: %s, want failed at once", s)
+	}
+	if _, err := jobs.Start(ctx, d.Pool, "00000000-0000-0000-0000-000000000000", p); fault.KindOf(err) != fault.NotFound {
+		t.Fatalf("unknown job: %v", err)
+	}
+}
+
+func TestBackoffGrowsWithinBounds(t *testing.T) {
+	p := jobs.Policy{Base: time.Second, Max: time.Minute}
+	for n := 1; n <= 10; n++ {
+		d := p.Backoff(n)
+		if d < 0 || d > p.Max {
+			t.Fatalf("backoff(%d) = %s outside [0, %s]", n, d, p.Max)
+		}
+		ceiling := p.Base << (n - 1)
+		if ceiling > p.Max {
+			ceiling = p.Max
+		}
+		if d < ceiling/2 || d > ceiling {
+			t.Fatalf("backoff(%d) = %s, want in [%s, %s]", n, d, ceiling/2, ceiling)
+		}
+	}
+}
