@@ -3,6 +3,7 @@ package main
 import (
 	aircallhook "github.com/harborstays/concierge/functions/aircall-hook"
 	guestyhook "github.com/harborstays/concierge/functions/guesty-hook"
+	vectorize "github.com/harborstays/concierge/functions/vectorize"
 	"github.com/harborstays/concierge/lib/fnenv"
 )
 
@@ -11,4 +12,5 @@ import (
 var builtin = map[string]fnenv.Constructor{
 	aircallhook.Name: aircallhook.New,
 	guestyhook.Name:  guestyhook.New,
+	vectorize.Name:   vectorize.New,
 }

@@ -89,7 +89,8 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		return nil, err
 	}
 
-	defaults := map[string]string{"LOG_LEVEL": level}
+	// Local stand-ins for production paths of stack.yml.
+	defaults := map[string]string{"LOG_LEVEL": level, "KNOWLEDGE_DIR": "knowledge"}
 	if _, ok := env("SECRETS_DIR"); !ok {
 		dir, err := seedSecrets(filepath.Join(dataDir, "secrets"))
 		if err != nil {

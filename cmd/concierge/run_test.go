@@ -87,10 +87,10 @@ func TestGatewayRoutes(t *testing.T) {
 		t.Errorf("calls after async = %d, want 2", n)
 	}
 
-	if res, body := call(t, "POST", sys.URL+"/function/vectorize", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented || !strings.Contains(body, "not built") {
+	if res, body := call(t, "POST", sys.URL+"/function/llm-query", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented || !strings.Contains(body, "not built") {
 		t.Errorf("unbuilt function: %d %s", res.StatusCode, body)
 	}
-	if res, _ := call(t, "POST", sys.URL+"/async-function/vectorize", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented {
+	if res, _ := call(t, "POST", sys.URL+"/async-function/llm-query", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented {
 		t.Errorf("unbuilt async function: %d", res.StatusCode)
 	}
 	if res, _ := call(t, "POST", sys.URL+"/function/no-such-function", nil, nil); res.StatusCode != http.StatusNotFound {

@@ -1,0 +1,55 @@
+// Package function is the vectorize OpenFaaS function: it turns a stored
+// listing, reservation, call or guest into retrieval documents and keeps the
+// index in step. Invoked with a job by the hooks (and redrive); invoked by
+// cron-connector with an empty body, it re-reads the knowledge folder.
+package function
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/indexer"
+	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/step"
+)
+
+// Name is the function's name in stack.yml.
+const Name = "vectorize"
+
+var entry = fnenv.NewEntry(Name, New)
+
+// Init builds the function from the environment; the template calls it at start.
+func Init() error { return entry.Init() }
+
+// Handle is the OpenFaaS entry point.
+func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
+
+// New builds the handler from env.
+func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+	x, err := indexer.FromEnv(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return func(req handler.Request) (handler.Response, error) {
+		if err := endpoint.Method(req, http.MethodPost); err != nil {
+			return endpoint.Error(err), nil
+		}
+		if len(strings.TrimSpace(string(req.Body))) == 0 {
+			// cron-connector: pick up edits of the knowledge folder.
+			res, err := x.Sync(req.Context(), indexer.KnowledgeSubject)
+			if err != nil {
+				return endpoint.Error(err), nil
+			}
+			return endpoint.JSON(http.StatusOK, map[string]any{"status": "done", "result": res}), nil
+		}
+		return step.Run(env.DB, jobs.DefaultPolicy, req, func(ctx context.Context, job jobs.Claimed) (any, error) {
+			return x.Sync(ctx, job.Subject)
+		}), nil
+	}, nil
+}
