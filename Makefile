@@ -8,7 +8,7 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: all run test unit fuzz-short fuzz bench lint build deps clean shrinkwrap infra
+.PHONY: reindex all run test unit fuzz-short fuzz bench lint build deps clean shrinkwrap infra
 
 all: build
 
@@ -43,6 +43,10 @@ fuzz-short:
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m
+
+## reindex: rebuild the retrieval index from PostgreSQL (DATABASE_URL, or the local cluster)
+reindex:
+	$(GO) run ./cmd/concierge reindex
 
 ## bench: throughput and latency figures beside their baselines
 bench: deps

@@ -2,6 +2,7 @@
 //
 //	concierge run            the whole system on 127.0.0.1:$PORT (make run)
 //	concierge config-table   the README's configuration table
+//	concierge reindex        rebuild the retrieval index from PostgreSQL (make reindex)
 package main
 
 import (
@@ -25,6 +26,8 @@ func main() {
 		err = run(ctx, os.LookupEnv)
 	case "config-table":
 		_, err = fmt.Print(configTable())
+	case "reindex":
+		err = reindex(ctx, os.LookupEnv)
 	default:
 		err = fmt.Errorf("unknown command %q; use run or config-table", cmd)
 	}

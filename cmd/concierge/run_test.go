@@ -13,6 +13,8 @@ import (
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fixtures"
+	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/seed"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -124,5 +126,33 @@ func TestRunnerStartsItsOwnPostgres(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir + "/secrets/aircall-webhook-token"); err != nil {
 		t.Errorf("secrets folder not seeded: %v", err)
+	}
+}
+
+func TestReindexRebuildsFromPostgres(t *testing.T) {
+	d := dbtest.New(t)
+	if err := seed.Load(context.Background(), d.Pool, &fntest.Recorder{}, seed.Jordan...); err != nil {
+		t.Fatal(err)
+	}
+	env := config.FromMap(map[string]string{"DATABASE_URL": d.URL, "LOG_LEVEL": "warn", "KNOWLEDGE_DIR": "../../knowledge"})
+	if err := reindex(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if n := dbtest.Count(t, d.Pool, "chunks", "listing_id IS NOT NULL AND guest_id IS NULL"); n < 5 {
+		t.Errorf("listing chunks after reindex = %d", n)
+	}
+	if n := dbtest.Count(t, d.Pool, "chunks", "global"); n == 0 {
+		t.Error("no knowledge chunks after reindex")
+	}
+	before := dbtest.Count(t, d.Pool, "chunks", "")
+	if _, err := d.Pool.Exec(context.Background(), "DELETE FROM chunks"); err != nil {
+		t.Fatal(err)
+	}
+	// The index lost everything (a new Qdrant, say): reindex restores it.
+	if err := reindex(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if after := dbtest.Count(t, d.Pool, "chunks", ""); after != before {
+		t.Errorf("chunks after rebuild = %d, want %d", after, before)
 	}
 }
