@@ -1,0 +1,298 @@
+// Package answer decides how Concierge replies to a guest: by code, the
+// policy (hand-offs for people, restricted topics, secrets outside the
+// stay); then from the guest's own data, with a model when one is
+// configured or with the offline answerer that quotes the best passages.
+// Any error ends in a hand-off, never in silence.
+package answer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/llm"
+	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/retrieval"
+)
+
+// PromptVersion is recorded with every reply: change it with the prompt.
+const PromptVersion = "concierge-answer/1"
+
+// Searcher finds passages within a scope (retrieval.Index satisfies it).
+type Searcher interface {
+	Search(ctx context.Context, scope retrieval.Scope, query string, limit int) ([]retrieval.Hit, error)
+}
+
+// Model completes chat messages into a JSON object (llm.Client satisfies it).
+type Model interface {
+	CompleteJSON(ctx context.Context, msgs []llm.Message) (string, error)
+	Name() string
+}
+
+// Turn is an earlier message of the conversation.
+type Turn struct {
+	From string // guest, agent or assistant
+	Text string
+}
+
+// Request is what to answer.
+type Request struct {
+	// Question holds the guest's unanswered messages, oldest first.
+	Question string
+	History  []Turn
+	Access   guests.Access
+	Now      time.Time
+}
+
+// Citation names a passage an answer used.
+type Citation struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+// Provenance records where a reply came from.
+type Provenance struct {
+	PromptVersion string            `json:"prompt_version"`
+	Model         string            `json:"model"`
+	ChunkIDs      []string          `json:"chunk_ids"`
+	Reservation   map[string]string `json:"reservation,omitempty"`
+	Restricted    bool              `json:"restricted"`
+	Policy        string            `json:"policy,omitempty"`
+}
+
+// Result is the decision.
+type Result struct {
+	Text      string
+	Language  string
+	Citations []Citation
+	Handoff   bool
+	// Reason says why a person takes over (for the private note).
+	Reason     string
+	Provenance Provenance
+}
+
+// Engine answers requests.
+type Engine struct {
+	Index  Searcher
+	Model  Model // nil: the offline answerer
+	Policy Policy
+	// DiscloseBefore is how long before check-in secrets may be shared.
+	DiscloseBefore time.Duration
+	// MaxPassages bounds what one answer reads.
+	MaxPassages int
+}
+
+// Handoff reasons.
+const (
+	ReasonPerson     = "the guest asked for a person"
+	ReasonNothing    = "nothing in the guest's data answers this"
+	ReasonNotInData  = "the model found no answer in the guest's data"
+	ReasonError      = "the assistant failed"
+	ReasonBadOutput  = "the model's answer was invalid twice"
+	reasonTopicFmt   = "restricted topic: %s"
+	defaultPassages  = 6
+	maxQuestionRunes = 2000
+)
+
+// Answer decides the reply to req. It does not fail: errors become a
+// hand-off with the reason.
+func (e *Engine) Answer(ctx context.Context, req Request) Result {
+	q := Clean(req.Question)
+	if r := []rune(q); len(r) > maxQuestionRunes {
+		q = string(r[len(r)-maxQuestionRunes:])
+	}
+	prov := Provenance{PromptVersion: PromptVersion, Model: "offline", Reservation: stayFields(req.Access.Stay)}
+	if e.Model != nil {
+		prov.Model = e.Model.Name()
+	}
+	handoff := func(reason string) Result {
+		return Result{Handoff: true, Reason: reason, Text: note(reason, req), Provenance: prov}
+	}
+	if strings.TrimSpace(q) == "" {
+		return handoff(ReasonNothing)
+	}
+	if e.Policy.AsksForPerson(q) {
+		prov.Policy = "person"
+		return handoff(ReasonPerson)
+	}
+	if topic, ok := e.Policy.Topic(q); ok {
+		prov.Policy = "topic:" + topic
+		return handoff(fmt.Sprintf(reasonTopicFmt, topic))
+	}
+	stay := req.Access.Stay
+	allowed := stay.Window(req.Now, e.DiscloseBefore)
+	prov.Restricted = allowed
+	if !allowed && e.Policy.AsksForSecret(q) {
+		prov.Policy = "secret-later"
+		return Result{Text: secretLater(stay, e.DiscloseBefore, req.Now), Language: "en", Provenance: prov}
+	}
+	scope := req.Access.Scope
+	scope.Restricted = allowed
+	limit := e.MaxPassages
+	if limit <= 0 {
+		limit = defaultPassages
+	}
+	hits, err := e.Index.Search(ctx, scope, q, limit)
+	if err != nil {
+		logging.From(ctx).Warn().Err(err).Msg("retrieval failed")
+		return handoff(ReasonError)
+	}
+	for _, h := range hits {
+		prov.ChunkIDs = append(prov.ChunkIDs, h.ID)
+	}
+	if len(hits) == 0 {
+		return handoff(ReasonNothing)
+	}
+	if e.Model == nil {
+		res, ok := offline(q, hits)
+		if !ok {
+			return handoff(ReasonNothing)
+		}
+		res.Provenance = prov
+		return res
+	}
+	res, err := e.ask(ctx, q, req, hits)
+	if err != nil {
+		logging.From(ctx).Warn().Err(err).Msg("model answer failed")
+		if errors.Is(err, errBadOutput) {
+			return handoff(ReasonBadOutput)
+		}
+		return handoff(ReasonError)
+	}
+	if res.Handoff {
+		if t, ok := e.Policy.Topic(res.Reason); ok {
+			res.Reason = fmt.Sprintf(reasonTopicFmt, t)
+		}
+		return handoff(res.Reason)
+	}
+	res.Provenance = prov
+	return res
+}
+
+// note is the private note of a hand-off: the reason and a short summary.
+func note(reason string, req Request) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Concierge handed this conversation to a person: %s.\n", reason)
+	q := strings.TrimSpace(Clean(req.Question))
+	if r := []rune(q); len(r) > 300 {
+		q = string(r[:300]) + "…"
+	}
+	fmt.Fprintf(&b, "Guest wrote: %q\n", q)
+	if s := req.Access.Stay; s != nil {
+		fmt.Fprintf(&b, "Stay: %s at %s, %s, check-in %s, check-out %s.\n", s.ConfirmationCode, s.ListingTitle, s.Status,
+			local(s.CheckIn, s.Timezone), local(s.CheckOut, s.Timezone))
+	} else if req.Access.GuestID == "" {
+		b.WriteString("The contact is not linked to a Guesty guest.\n")
+	}
+	return b.String()
+}
+
+func local(t time.Time, tz string) string {
+	if t.IsZero() {
+		return "not set"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("Mon 2 Jan 2006 15:04 MST")
+}
+
+func stayFields(s *guests.Stay) map[string]string {
+	if s == nil {
+		return nil
+	}
+	return map[string]string{
+		"reservation_id": s.ReservationID, "confirmation_code": s.ConfirmationCode, "status": s.Status,
+		"listing_id": s.ListingID, "check_in": local(s.CheckIn, s.Timezone), "check_out": local(s.CheckOut, s.Timezone),
+		"guests": fmt.Sprint(s.GuestsCount), "planned_arrival": s.PlannedArrival,
+	}
+}
+
+// secretLater says when the door code, Wi-Fi and address will be shared.
+func secretLater(s *guests.Stay, before time.Duration, now time.Time) string {
+	if !s.Confirmed() || s.CheckIn.IsZero() {
+		return "For everyone's security, the door code, Wi-Fi password and exact address are shared only with confirmed guests, shortly before check-in."
+	}
+	if !s.CheckOut.IsZero() && now.After(s.CheckOut) {
+		return "Your stay has ended, so the door code, Wi-Fi password and exact address are no longer shared. A team member can help if you need something."
+	}
+	return fmt.Sprintf("For your security, the door code, Wi-Fi password and exact address are shared from %s (%s before check-in). Ask me again then!",
+		local(s.CheckIn.Add(-before), s.Timezone), before)
+}
+
+var errBadOutput = errors.New("invalid model output")
+
+// modelReply is the strict JSON the model must return.
+type modelReply struct {
+	Answer       *string  `json:"answer"`
+	Language     *string  `json:"language"`
+	Citations    []string `json:"citations"`
+	NeedsHandoff *bool    `json:"needs_handoff"`
+	Reason       string   `json:"reason"`
+}
+
+// ask runs the model with one repair attempt.
+func (e *Engine) ask(ctx context.Context, q string, req Request, hits []retrieval.Hit) (Result, error) {
+	msgs := Prompt(q, req, hits)
+	titles := map[string]string{"stay": "Your reservation"}
+	for _, h := range hits {
+		titles[h.ID] = h.Title
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		out, err := e.Model.CompleteJSON(ctx, msgs)
+		if err != nil {
+			return Result{}, err
+		}
+		res, verr := validate(out, titles)
+		if verr == nil {
+			return res, nil
+		}
+		logging.From(ctx).Info().Err(verr).Int("attempt", attempt+1).Msg("model output rejected")
+		msgs = append(msgs, llm.Message{Role: "assistant", Content: out}, llm.Message{Role: "user", Content: fmt.Sprintf(
+			"That reply was invalid (%s). Reply again with only the JSON object: "+
+				`{"answer": string, "language": string, "citations": [string], "needs_handoff": boolean, "reason": string}.`, verr)})
+	}
+	return Result{}, errBadOutput
+}
+
+func validate(out string, titles map[string]string) (Result, error) {
+	var r modelReply
+	dec := json.NewDecoder(strings.NewReader(strings.TrimSpace(out)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Result{}, fmt.Errorf("not the JSON object asked for: %v", err)
+	}
+	if r.Answer == nil || r.Language == nil || r.NeedsHandoff == nil {
+		return Result{}, errors.New("answer, language and needs_handoff are required")
+	}
+	if *r.NeedsHandoff {
+		reason := strings.TrimSpace(r.Reason)
+		if reason == "" || reason == "not_in_context" {
+			reason = ReasonNotInData
+		}
+		return Result{Handoff: true, Reason: reason}, nil
+	}
+	if strings.TrimSpace(*r.Answer) == "" {
+		return Result{}, errors.New("answer is empty")
+	}
+	if l := len(*r.Language); l < 2 || l > 12 {
+		return Result{}, errors.New("language must be a BCP 47 code such as en or es")
+	}
+	if len(r.Citations) == 0 {
+		return Result{}, errors.New("citations must name the passages used")
+	}
+	res := Result{Text: strings.TrimSpace(*r.Answer), Language: *r.Language}
+	for _, id := range r.Citations {
+		title, ok := titles[id]
+		if !ok {
+			return Result{}, fmt.Errorf("citation %q is not one of the passages given", id)
+		}
+		res.Citations = append(res.Citations, Citation{ID: id, Title: title})
+	}
+	return res, nil
+}

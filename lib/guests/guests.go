@@ -1,0 +1,170 @@
+// Package guests links a Chatwoot contact to a Guesty guest and says what
+// that guest may see: their reservations, those reservations' listings, and
+// the stay the conversation is most likely about.
+package guests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/harborstays/concierge/lib/identity"
+	"github.com/harborstays/concierge/lib/retrieval"
+)
+
+// Contact is what Chatwoot tells about the sender.
+type Contact struct {
+	Identifier    string
+	GuestyGuestID string // custom attribute guesty_guest_id
+	Phone         string
+	Email         string
+	DefaultRegion string
+}
+
+// Resolve returns the Guesty guest id of contact, or "" for a stranger. The
+// order goes from the strongest key (the id contact sync wrote) to the
+// weakest; a phone or email shared by several guests matches nobody.
+func Resolve(ctx context.Context, db *pgxpool.Pool, c Contact) (string, error) {
+	for _, id := range []string{c.Identifier, c.GuestyGuestID} {
+		if id == "" {
+			continue
+		}
+		var found string
+		err := db.QueryRow(ctx, "SELECT id FROM guests WHERE id = $1 AND deleted_at IS NULL", id).Scan(&found)
+		if err == nil {
+			return found, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("resolve guest: %w", err)
+		}
+	}
+	keys := []struct{ col, val string }{
+		{"phone_e164", identity.Phone(c.Phone, c.DefaultRegion)},
+		{"email", identity.Email(c.Email)},
+	}
+	for _, k := range keys {
+		if k.val == "" {
+			continue
+		}
+		rows, err := db.Query(ctx, "SELECT id FROM guests WHERE "+k.col+" = $1 AND deleted_at IS NULL LIMIT 2", k.val)
+		if err != nil {
+			return "", fmt.Errorf("resolve guest: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return "", fmt.Errorf("resolve guest: %w", err)
+		}
+		if len(ids) == 1 {
+			return ids[0], nil
+		}
+	}
+	return "", nil
+}
+
+// Stay is the reservation a conversation is about.
+type Stay struct {
+	ReservationID    string
+	ConfirmationCode string
+	Status           string
+	ListingID        string
+	ListingTitle     string
+	Timezone         string
+	CheckIn          time.Time // instant
+	CheckOut         time.Time
+	GuestsCount      int
+	PlannedArrival   string
+}
+
+// Confirmed reports whether the stay is booked for sure.
+func (s *Stay) Confirmed() bool {
+	return s != nil && (s.Status == "confirmed" || s.Status == "checked_in")
+}
+
+// Window reports whether now is within [check-in - before, check-out]: when
+// door codes, Wi-Fi passwords and the exact address may be shared.
+func (s *Stay) Window(now time.Time, before time.Duration) bool {
+	if !s.Confirmed() || s.CheckIn.IsZero() || s.CheckOut.IsZero() {
+		return false
+	}
+	return !now.Before(s.CheckIn.Add(-before)) && !now.After(s.CheckOut)
+}
+
+// Access is what a guest may see.
+type Access struct {
+	GuestID string
+	Stay    *Stay // current or next stay; the latest past one otherwise; nil if none
+	Scope   retrieval.Scope
+}
+
+// inactive statuses are not the guest's stays any more.
+const inactive = "('canceled', 'cancelled', 'declined', 'expired', 'closed')"
+
+// For returns the access of guestID at now. A stranger ("") may see shared
+// knowledge and the public sections of active listings.
+func For(ctx context.Context, db *pgxpool.Pool, guestID string, now time.Time) (Access, error) {
+	a := Access{GuestID: guestID}
+	if guestID == "" {
+		rows, err := db.Query(ctx, "SELECT id FROM listings WHERE removed_at IS NULL")
+		if err != nil {
+			return a, fmt.Errorf("public listings: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return a, fmt.Errorf("public listings: %w", err)
+		}
+		a.Scope = retrieval.Scope{ListingIDs: ids}
+		return a, nil
+	}
+	rows, err := db.Query(ctx, `
+		SELECT r.id, COALESCE(r.confirmation_code, ''), COALESCE(r.status, ''), COALESCE(r.listing_id, ''),
+			COALESCE(l.title, ''), COALESCE(l.timezone, ''), r.check_in, r.check_out, COALESCE(r.guests_count, 0),
+			COALESCE(r.planned_arrival, '')
+		FROM reservations r LEFT JOIN listings l ON l.id = r.listing_id
+		WHERE r.guest_id = $1 AND COALESCE(r.status, '') NOT IN `+inactive+`
+		ORDER BY r.check_in NULLS LAST`, guestID)
+	if err != nil {
+		return a, fmt.Errorf("stays of guest: %w", err)
+	}
+	defer rows.Close()
+	var stays []Stay
+	for rows.Next() {
+		var s Stay
+		var in, out *time.Time
+		if err := rows.Scan(&s.ReservationID, &s.ConfirmationCode, &s.Status, &s.ListingID, &s.ListingTitle,
+			&s.Timezone, &in, &out, &s.GuestsCount, &s.PlannedArrival); err != nil {
+			return a, fmt.Errorf("stays of guest: %w", err)
+		}
+		if in != nil {
+			s.CheckIn = *in
+		}
+		if out != nil {
+			s.CheckOut = *out
+		}
+		stays = append(stays, s)
+	}
+	if err := rows.Err(); err != nil {
+		return a, fmt.Errorf("stays of guest: %w", err)
+	}
+	a.Scope.GuestID = guestID
+	seen := map[string]bool{}
+	for i := range stays {
+		s := &stays[i]
+		a.Scope.ReservationIDs = append(a.Scope.ReservationIDs, s.ReservationID)
+		if s.ListingID != "" && !seen[s.ListingID] {
+			seen[s.ListingID] = true
+			a.Scope.ListingIDs = append(a.Scope.ListingIDs, s.ListingID)
+		}
+		// The first stay not over yet, else the last one.
+		if a.Stay == nil && !s.CheckOut.IsZero() && s.CheckOut.After(now) {
+			a.Stay = s
+		}
+	}
+	if a.Stay == nil && len(stays) > 0 {
+		a.Stay = &stays[len(stays)-1]
+	}
+	return a, nil
+}
