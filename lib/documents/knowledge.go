@@ -77,9 +77,11 @@ func markdown(name, text string) []Document {
 	}
 	out := make([]Document, 0, len(sections))
 	for i, s := range sections {
+		// The section's own heading: prefixing the file's title ("Frequently
+		// asked questions") would make every section match its words.
 		t := title
 		if s.heading != "" {
-			t += " — " + s.heading
+			t = s.heading
 		}
 		out = append(out, Document{
 			ID: fmt.Sprintf("knowledge:%s:%d", name, i), Kind: "knowledge", Section: slug(s.heading),

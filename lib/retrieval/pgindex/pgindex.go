@@ -79,14 +79,14 @@ func terms(q string) []string {
 const searchSQL = `
 WITH words AS (SELECT unnest($1::text[]) AS w),
 q AS (
-	SELECT to_tsquery('simple', COALESCE(string_agg('(' || t || ')', ' | '), '')) AS q FROM (
-		SELECT NULLIF(websearch_to_tsquery('english', w)::text, '') AS t FROM words
+	SELECT COALESCE(tsquery_or_agg(t), ''::tsquery) AS q FROM (
+		SELECT websearch_to_tsquery('english', w) AS t FROM words
 		UNION ALL
 		-- Exact tokens let other languages match, but not English stop
 		-- words ("can", "my"), which would match everything.
-		SELECT NULLIF(websearch_to_tsquery('simple', w)::text, '') FROM words
-		WHERE websearch_to_tsquery('english', w)::text <> ''
-	) parts WHERE t IS NOT NULL
+		SELECT websearch_to_tsquery('simple', w) FROM words
+		WHERE numnode(websearch_to_tsquery('english', w)) > 0
+	) parts WHERE numnode(t) > 0
 )
 SELECT c.id, c.document_id, c.kind, c.section, c.title, c.body, c.global,
 	COALESCE(c.guest_id, ''), COALESCE(c.listing_id, ''), COALESCE(c.reservation_id, ''), c.restricted,
