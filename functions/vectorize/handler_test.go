@@ -11,9 +11,9 @@ import (
 
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/indexer"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/retrieval"
-	"github.com/harborstays/concierge/lib/indexer"
 	"github.com/harborstays/concierge/lib/retrieval/qdranttest"
 	"github.com/harborstays/concierge/lib/seed"
 )

@@ -5,8 +5,8 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/documents"
-	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/embed"
+	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/retrieval"
 	"github.com/harborstays/concierge/lib/retrieval/pgindex"
 	"github.com/harborstays/concierge/lib/retrieval/qdrant"
