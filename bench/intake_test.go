@@ -81,6 +81,10 @@ type result struct {
 	rps      float64
 	p50, p99 time.Duration
 	errors   int64
+	// cpu is the CPU time per request of the throughput run: this process
+	// (client, server, in-process gateway) and the PostgreSQL server. On
+	// a shared machine it is steadier than req/s, which others' load moves.
+	cpu, pgCPU time.Duration
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
@@ -230,18 +234,31 @@ func BenchmarkIntake(b *testing.B) {
 			// Warm connections and caches.
 			closedLoop(url, t.reqs(200))
 			d.Pool.Exec(context.Background(), "TRUNCATE webhook_events, calls, reservations, guests, listings, jobs")
-			thr := closedLoop(url, t.reqs(throughputN))
+			reqs := t.reqs(throughputN)
+			pg := serverPIDs()
+			self0, pg0 := processCPU(os.Getpid()), processesCPU(pg)
+			thr := closedLoop(url, reqs)
+			self1, pg1 := processCPU(os.Getpid()), processesCPU(pg)
 			d.Pool.Exec(context.Background(), "TRUNCATE webhook_events, calls, reservations, guests, listings, jobs")
 			lat := openLoop(url, t.reqs(latencyRunN), targetRate)
-			results[i] = result{rps: thr.rps, p50: lat.p50, p99: lat.p99, errors: thr.errors + lat.errors}
+			results[i] = result{rps: thr.rps, p50: lat.p50, p99: lat.p99, errors: thr.errors + lat.errors,
+				cpu: (self1 - self0) / throughputN}
+			if pg != nil {
+				results[i].pgCPU = (pg1 - pg0) / throughputN
+			}
 		}
 	}
 	base := results[0]
 	fmt.Printf("\nIntake over loopback HTTP into PostgreSQL (%s)\n", durability())
-	fmt.Printf("%-32s %12s %10s %12s %12s %8s\n", "", "req/s @c=32", "x base", "p50@1000/s", "p99@1000/s", "errors")
+	fmt.Printf("%-32s %12s %10s %12s %12s %8s %18s\n", "", "req/s @c=32", "x base", "p50@1000/s", "p99@1000/s", "errors", "cpu/req go+pg")
 	for i, t := range targets {
 		r := results[i]
-		fmt.Printf("%-32s %12.0f %9.2fx %12s %12s %8d\n", t.name, r.rps, r.rps/base.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
+		pgCPU := "-"
+		if r.pgCPU > 0 {
+			pgCPU = fmt.Sprint(r.pgCPU.Round(time.Microsecond))
+		}
+		fmt.Printf("%-32s %12.0f %9.2fx %12s %12s %8d %18s\n", t.name, r.rps, r.rps/base.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors,
+			fmt.Sprintf("%s+%s", r.cpu.Round(time.Microsecond), pgCPU))
 		b.ReportMetric(r.rps, strings.Fields(t.name)[0]+"-req/s")
 	}
 	for i, t := range targets[1:] {
@@ -255,8 +272,90 @@ func BenchmarkIntake(b *testing.B) {
 }
 
 func durability() string {
-	if os.Getenv("CONCIERGE_TEST_DURABLE") != "" {
+	switch {
+	case dbtest.Cluster() == nil:
+		return "server of CONCIERGE_TEST_DATABASE_URL, with its own fsync setting"
+	case os.Getenv("CONCIERGE_TEST_DURABLE") != "":
 		return "fsync on"
 	}
 	return "fsync off, as in tests; CONCIERGE_TEST_DURABLE=1 for fsync on"
+}
+
+// serverPIDs lists the processes of the PostgreSQL cluster dbtest started
+// (the postmaster, found by its port, and its children), or nil when the
+// tests run against another server or /proc is not there. Backends that
+// connect later are not counted; the warm-up run has opened the pool's.
+func serverPIDs() []int {
+	c := dbtest.Cluster()
+	if c == nil {
+		return nil
+	}
+	port := strconv.Itoa(c.Port())
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	master, parent := 0, map[int]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil {
+			args := strings.Split(string(cmd), "\x00")
+			for i := 0; i+1 < len(args); i++ {
+				if args[i] == "-p" && args[i+1] == port && strings.HasSuffix(args[0], "postgres") {
+					master = pid
+				}
+			}
+		}
+		if f := statFields(pid); len(f) > 1 {
+			parent[pid], _ = strconv.Atoi(f[1])
+		}
+	}
+	if master == 0 {
+		return nil
+	}
+	pids := []int{master}
+	for pid, pp := range parent {
+		if pp == master {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name
+// (field 3, the state, first).
+func statFields(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return nil
+	}
+	return strings.Fields(s[i+2:])
+}
+
+// processCPU is the user and system time pid has used; clock ticks are
+// taken as 100 per second, Linux's USER_HZ.
+func processCPU(pid int) time.Duration {
+	f := statFields(pid)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func processesCPU(pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		total += processCPU(pid)
+	}
+	return total
 }

@@ -75,7 +75,9 @@ func setup(ctx context.Context) (func(), error) {
 		}
 		// As root the postgres user must be able to enter the folder.
 		_ = os.Chmod(dir, 0o755)
-		c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir + "/data"})
+		// CONCIERGE_TEST_DURABLE=1 keeps fsync on, for benchmarks that
+		// should count what a production commit costs.
+		c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir + "/data", Durable: os.Getenv("CONCIERGE_TEST_DURABLE") != ""})
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err

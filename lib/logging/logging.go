@@ -141,9 +141,39 @@ func (r *Redactor) Write(p []byte) (int, error) {
 	if bytes.IndexByte(out, '@') >= 0 {
 		out = emailRe.ReplaceAll(out, redacted)
 	}
-	out = phoneRe.ReplaceAll(out, redacted)
+	if mayHoldPhone(out) {
+		out = phoneRe.ReplaceAll(out, redacted)
+	}
 	if _, err := r.w.Write(out); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// mayHoldPhone is a necessary condition for phoneRe to match, checked in
+// one pass so the regular expression (the costliest part of a log line)
+// runs only on the rare line that could hold a phone number: either a '+'
+// followed by a digit, or three digits, an optional ')', a separator and
+// three more digits.
+func mayHoldPhone(b []byte) bool {
+	digit := func(i int) bool { return i < len(b) && b[i] >= '0' && b[i] <= '9' }
+	for i, c := range b {
+		if c == '+' {
+			if digit(i + 1) {
+				return true
+			}
+			continue
+		}
+		if !digit(i) || !digit(i+1) || !digit(i+2) {
+			continue
+		}
+		j := i + 3
+		if j < len(b) && b[j] == ')' {
+			j++
+		}
+		if j < len(b) && (b[j] == ' ' || b[j] == '.' || b[j] == '-') && digit(j+1) && digit(j+2) && digit(j+3) {
+			return true
+		}
+	}
+	return false
 }

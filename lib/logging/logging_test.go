@@ -2,6 +2,8 @@ package logging
 
 import (
 	"bytes"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -67,5 +69,37 @@ func TestTraceID(t *testing.T) {
 	}
 	if a, b := TraceID(http.Header{}), TraceID(http.Header{}); a == b {
 		t.Error("trace ids repeat")
+	}
+}
+
+// The pre-check that skips the phone expression never skips a line the
+// expression would change.
+func TestPhonePrecheckIsExact(t *testing.T) {
+	alphabet := []byte("0123456789+() .-x\"@")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 200000; n++ {
+		b := make([]byte, 1+rng.IntN(24))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if !mayHoldPhone(b) && phoneRe.Match(b) {
+			t.Fatalf("pre-check skips %q, which the expression matches", b)
+		}
+	}
+	for _, line := range []string{
+		`{"level":"info","fn":"aircall-hook","trace_id":"0f1e2d3c4b5a69788796a5b4c3d2e1f0","time":"2026-11-22T02:35:57.123456789Z","method":"POST","status":200,"elapsed":1.234,"message":"request"}`,
+		`{"aircall_call_id":1843377012,"ts":1752868932}`,
+	} {
+		if mayHoldPhone([]byte(line)) {
+			t.Errorf("pre-check does not skip an ordinary line: %s", line)
+		}
+	}
+}
+
+func BenchmarkRedactorWrite(b *testing.B) {
+	r := NewRedactor(io.Discard, "d4a6c1f28e3b47c9a0f5e7b2c8d1a3f6")
+	line := []byte(`{"level":"info","fn":"aircall-hook","trace_id":"0f1e2d3c4b5a69788796a5b4c3d2e1f0","event":"call.ended","time":"2026-11-22T02:35:57.123456789Z","method":"POST","status":200,"elapsed":1.234,"message":"request"}` + "\n")
+	for b.Loop() {
+		_, _ = r.Write(line)
 	}
 }

@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -52,8 +55,9 @@ type Delivery struct {
 // @source, @event_type, @dedupe_key, @payload, @handled and @trace_id.
 //
 // One statement instead of a transaction of several: a delivery costs one
-// round trip to PostgreSQL, which is what keeps the hooks near the speed of
-// a bare INSERT (see bench/).
+// statement, and concurrent deliveries share a round trip and a commit
+// (see Store), which is what keeps the hooks near the speed of a bare
+// INSERT (see bench/).
 type Write struct {
 	Name string
 	SQL  string
@@ -70,9 +74,73 @@ type JobFrom struct {
 }
 
 // Store persists deliveries and dispatches their jobs after commit.
+//
+// Concurrent deliveries share transactions (group commit): a delivery joins
+// a queue, and while fewer than MaxFlushes batches are in flight the caller
+// becomes the leader that sends the queue, up to MaxBatch statements, to
+// PostgreSQL as one pipelined batch in one implicit transaction: one round
+// trip and one commit for all of them. Under low load a batch holds the one
+// delivery that started it, so nothing waits for company. Each delivery keeps
+// its own statement, so a batch commits exactly what the deliveries would
+// have committed one by one; if a batch fails, it is rolled back whole and
+// each of its deliveries is retried alone, so one bad delivery fails only
+// itself. A caller returns only after its own statement committed.
+//
+// One batch in flight (the default) is classic group commit: the next batch
+// gathers while the current one commits. More flushes use more PostgreSQL
+// backends at once, but concurrent batches can then lock the same rows in
+// crossed orders; PostgreSQL breaks such a deadlock after deadlock_timeout
+// and the loser's deliveries are retried alone.
+//
+// The zero value's fields besides DB and Invoker pick the defaults; a Store
+// must not be copied after first use.
 type Store struct {
 	DB      *pgxpool.Pool
 	Invoker jobs.Invoker
+	// MaxBatch bounds the deliveries in one transaction; 0 means
+	// DefaultMaxBatch, 1 turns group commit off: every delivery runs at
+	// once in a transaction of its own.
+	MaxBatch int
+	// MaxFlushes bounds the batches in flight at once; 0 means
+	// DefaultMaxFlushes.
+	MaxFlushes int
+
+	mu     sync.Mutex
+	queue  []*pending
+	active int // leaders flushing now, or told to
+
+	// observe, when set (tests), sees the size of every batch run.
+	observe func(size int)
+}
+
+// Group commit defaults, chosen with bench/intake_test.go on two cores.
+const (
+	DefaultMaxBatch   = 64
+	DefaultMaxFlushes = 1
+)
+
+// queuedJob is one job row the statement returns.
+type queuedJob struct {
+	ID       string `json:"id"`
+	Kind     string `json:"kind"`
+	Function string `json:"function"`
+	Subject  string `json:"subject"`
+}
+
+// pending is one delivery waiting for its statement to commit.
+type pending struct {
+	ctx  context.Context
+	sql  string
+	args []any
+	// ch receives true when this caller is to lead a flush, false when the
+	// result below is set. A caller holds at most one lead at a time and
+	// gets one result, so two slots never block a sender.
+	ch      chan bool
+	leading bool // guarded by Store.mu
+
+	isNew  bool
+	queued []queuedJob
+	err    error
 }
 
 // statement assembles the delivery's SQL; it depends only on the shape of
@@ -91,12 +159,16 @@ func statement(d Delivery) (string, pgx.NamedArgs) {
 		RETURNING id)`)
 	var jobCTEs []string
 	for _, w := range d.Writes {
-		fmt.Fprintf(&b, ",\n%s AS (%s)", w.Name, w.SQL)
+		b.WriteString(",\n")
+		b.WriteString(w.Name)
+		b.WriteString(" AS (")
+		b.WriteString(w.SQL)
+		b.WriteString(")")
 		for k, v := range w.Args {
 			args[k] = v
 		}
 		for i, j := range w.Jobs {
-			name := fmt.Sprintf("%s_job%d", w.Name, i)
+			name := w.Name + "_job" + strconv.Itoa(i)
 			fmt.Fprintf(&b, `,
 %s AS (
 		INSERT INTO jobs (kind, function, subject, trace_id)
@@ -115,30 +187,89 @@ func statement(d Delivery) (string, pgx.NamedArgs) {
 	return b.String(), args
 }
 
+// positional is a statement with its @names rewritten to $n once: names[i]
+// is the argument for $i+1.
+type positional struct {
+	sql   string
+	names []string
+}
+
+// rewritten caches positional forms by statement text. The texts come from
+// code, not input, so the cache stays small.
+var rewritten sync.Map // string -> *positional
+
+// argName marks a probe value while learning a statement's argument order.
+type argName string
+
+// bind returns sql with positional parameters and their values, rewriting
+// with pgx's own NamedArgs lexer the first time a statement is seen. A
+// statement that names an argument d does not supply is not cached; pgx
+// binds NULL for it, as before.
+func bind(sql string, args pgx.NamedArgs) (string, []any, error) {
+	if p, ok := rewritten.Load(sql); ok {
+		p := p.(*positional)
+		vals := make([]any, len(p.names))
+		for i, n := range p.names {
+			vals[i] = args[n]
+		}
+		return p.sql, vals, nil
+	}
+	probe := make(pgx.NamedArgs, len(args))
+	for k := range args {
+		probe[k] = argName(k)
+	}
+	psql, order, err := probe.RewriteQuery(context.Background(), nil, sql, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	p := &positional{sql: psql, names: make([]string, len(order))}
+	complete := true
+	for i, o := range order {
+		n, ok := o.(argName)
+		if !ok {
+			complete = false
+			continue
+		}
+		p.names[i] = string(n)
+	}
+	vals := make([]any, len(order))
+	for i, n := range p.names {
+		if n != "" {
+			vals[i] = args[n]
+		}
+	}
+	if complete {
+		rewritten.Store(sql, p)
+	}
+	return psql, vals, nil
+}
+
 // Receive stores d once. It returns after the statement committed; the
 // async invocations that follow never turn a stored event into an error.
 func (s *Store) Receive(ctx context.Context, d Delivery) (Outcome, error) {
 	trace := logging.Trace(ctx)
 	sql, args := statement(d)
 	args["trace_id"] = trace
-	var (
-		isNew  bool
-		queued []struct {
-			ID       string `json:"id"`
-			Kind     string `json:"kind"`
-			Function string `json:"function"`
-			Subject  string `json:"subject"`
-		}
-	)
-	if err := s.DB.QueryRow(ctx, sql, args).Scan(&isNew, &queued); err != nil {
-		return "", classify(fmt.Errorf("store %s %s: %w", d.Source, d.EventType, err))
+	psql, vals, err := bind(sql, args)
+	if err != nil {
+		return "", fmt.Errorf("store %s %s: %w", d.Source, d.EventType, err)
 	}
-	if !isNew {
+	p := &pending{ctx: ctx, sql: psql, args: vals}
+	if s.maxBatch() == 1 {
+		s.runAlone(p)
+	} else {
+		p.ch = make(chan bool, 2)
+		s.submit(p)
+	}
+	if p.err != nil {
+		return "", classify(fmt.Errorf("store %s %s: %w", d.Source, d.EventType, p.err))
+	}
+	if !p.isNew {
 		return Duplicate, nil
 	}
-	if len(queued) > 0 {
-		js := make([]jobs.Job, len(queued))
-		for i, q := range queued {
+	if len(p.queued) > 0 {
+		js := make([]jobs.Job, len(p.queued))
+		for i, q := range p.queued {
 			js[i] = jobs.Job{ID: q.ID, Kind: q.Kind, Function: q.Function, Subject: q.Subject, TraceID: trace}
 		}
 		jobs.Dispatch(ctx, s.Invoker, js)
@@ -147,6 +278,181 @@ func (s *Store) Receive(ctx context.Context, d Delivery) (Outcome, error) {
 		return Ignored, nil
 	}
 	return Stored, nil
+}
+
+func (s *Store) maxBatch() int {
+	if s.MaxBatch > 0 {
+		return s.MaxBatch
+	}
+	return DefaultMaxBatch
+}
+
+func (s *Store) maxFlushes() int {
+	if s.MaxFlushes > 0 {
+		return s.MaxFlushes
+	}
+	return DefaultMaxFlushes
+}
+
+// submit queues p and returns once its result is set, leading flushes
+// when asked to.
+func (s *Store) submit(p *pending) {
+	s.mu.Lock()
+	s.queue = append(s.queue, p)
+	if s.active < s.maxFlushes() {
+		s.active++
+		p.leading = true
+		p.ch <- true
+	}
+	s.mu.Unlock()
+	for lead := range p.ch {
+		if !lead {
+			return
+		}
+		s.flush(p)
+	}
+}
+
+// flush sends the head of the queue as one batch, then hands the lead to
+// the next queued delivery that holds none, or steps down when the queue is
+// empty. Handing on, rather than flushing on, means no caller's response
+// waits for other callers' batches.
+func (s *Store) flush(leader *pending) {
+	s.mu.Lock()
+	n := min(len(s.queue), s.maxBatch())
+	batch := make([]*pending, n)
+	copy(batch, s.queue)
+	rest := copy(s.queue, s.queue[n:])
+	clear(s.queue[rest:])
+	s.queue = s.queue[:rest]
+	s.mu.Unlock()
+	defer s.handOff(leader)
+	if n > 0 {
+		s.run(batch)
+	}
+}
+
+func (s *Store) handOff(leader *pending) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	leader.leading = false
+	for _, q := range s.queue {
+		if !q.leading {
+			q.leading = true
+			q.ch <- true
+			return
+		}
+	}
+	s.active--
+}
+
+// run executes a batch and sets every delivery's result. A panic becomes
+// every delivery's error rather than a store that never answers again.
+func (s *Store) run(batch []*pending) {
+	defer func() {
+		if r := recover(); r != nil {
+			for _, p := range batch {
+				p.isNew, p.queued, p.err = false, nil, fmt.Errorf("webhook: store panicked: %v", r)
+			}
+		}
+		for _, p := range batch {
+			p.ch <- false
+		}
+	}()
+	if s.observe != nil {
+		s.observe(len(batch))
+	}
+	if len(batch) == 1 {
+		s.runAlone(batch[0])
+		return
+	}
+	ctx, release := batchContext(batch)
+	err := s.runBatch(ctx, batch)
+	release()
+	if err == nil {
+		return
+	}
+	if fault.KindOf(classify(err)) == fault.Unavailable {
+		// The database is down or timed out: retrying each alone would
+		// only multiply the wait. Nothing was acknowledged; senders retry.
+		for _, p := range batch {
+			p.isNew, p.queued, p.err = false, nil, err
+			if cerr := p.ctx.Err(); cerr != nil {
+				p.err = cerr
+			}
+		}
+		return
+	}
+	// The transaction rolled back whole: run each delivery alone so only
+	// the one that failed (or lost a deadlock) fails.
+	var wg sync.WaitGroup
+	for _, p := range batch {
+		p.isNew, p.queued, p.err = false, nil, nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					p.isNew, p.queued, p.err = false, nil, fmt.Errorf("webhook: store panicked: %v", r)
+				}
+			}()
+			s.runAlone(p)
+		}()
+	}
+	wg.Wait()
+}
+
+// runBatch sends every statement of batch in one pipeline: one round trip,
+// one implicit transaction, one commit.
+func (s *Store) runBatch(ctx context.Context, batch []*pending) error {
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(batch))}
+	for _, p := range batch {
+		b.Queue(p.sql, p.args...).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&p.isNew, &p.queued)
+		})
+	}
+	return s.DB.SendBatch(ctx, b).Close()
+}
+
+// runAlone executes p in a transaction of its own, retrying a deadlock or
+// serialization failure: PostgreSQL rolled the statement back, so running
+// it again is safe.
+func (s *Store) runAlone(p *pending) {
+	for attempt := 1; ; attempt++ {
+		p.err = s.DB.QueryRow(p.ctx, p.sql, p.args...).Scan(&p.isNew, &p.queued)
+		if p.err == nil || attempt == 3 || !retryable(p.err) {
+			return
+		}
+		p.isNew, p.queued = false, nil
+	}
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// batchContext returns a context that ends when every delivery's context
+// has ended: one caller going away must not cancel the others' writes,
+// while a batch nobody waits for any more stops.
+func batchContext(batch []*pending) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var left atomic.Int32
+	left.Store(int32(len(batch)))
+	stops := make([]func() bool, len(batch))
+	for i, p := range batch {
+		stops[i] = context.AfterFunc(p.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
 }
 
 // classify turns a database failure into a fault kind: connection problems
