@@ -8,7 +8,7 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: reindex all run test unit fuzz-short fuzz bench lint build deps clean shrinkwrap infra
+.PHONY: restore replay reindex all run test unit fuzz-short fuzz bench lint build deps clean shrinkwrap infra
 
 all: build
 
@@ -48,9 +48,23 @@ fuzz:
 reindex:
 	$(GO) run ./cmd/concierge reindex
 
+## replay: re-queue failed jobs and invoke them: make replay KIND=vectorize | ID=<uuid>[,<uuid>] | ALL=1
+## (DRY_RUN=1 shows what would change); DATABASE_URL, or the local runner's cluster
+replay:
+	@test -n "$(KIND)$(ID)$(ALL)" || { echo "make replay KIND=<kind> | ID=<uuid>[,<uuid>] | ALL=1 [DRY_RUN=1]"; exit 2; }
+	GATEWAY_URL=$${GATEWAY_URL:-http://127.0.0.1:$(PORT)} $(GO) run ./cmd/concierge replay \
+	  $(if $(KIND),--kind '$(KIND)') $(if $(ID),--id '$(ID)') $(if $(ALL),--all-failed) $(if $(DRY_RUN),--dry-run)
+
+## restore: list the backups (BACKUP_DIR or the R2 bucket), or restore one into a new
+## database: make restore BACKUP=latest|<key> INTO=<database>; DATABASE_URL, or the
+## local runner's cluster (see lib/backup/README.md)
+restore:
+	@test -z "$(BACKUP)" -o -n "$(INTO)" || { echo "make restore BACKUP=latest|<key> INTO=<new database>"; exit 2; }
+	$(GO) run ./cmd/concierge $(if $(BACKUP),restore -backup '$(BACKUP)' -into '$(INTO)',backups)
+
 ## bench: throughput and latency figures beside their baselines
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./bench/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./bench/... ./cmd/concierge
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

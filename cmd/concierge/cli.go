@@ -2,16 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/logging"
 )
 
-// cliEnv opens what an operator command needs, the way the runner does:
-// DATABASE_URL when set, else the local cluster under DATA_DIR (started
-// for the command and stopped after it). close releases everything.
+// cliEnv opens what an operator command needs: DATABASE_URL when set, else
+// the cluster of a running `make run`, else the local cluster under
+// DATA_DIR started for the command and stopped after it (starting it while
+// the runner holds it would stop the runner's server). close releases
+// everything.
 func cliEnv(ctx context.Context, env config.LookupFunc, name string) (e *fnenv.Env, close func(), err error) {
 	sys := &system{}
 	defer func() {
@@ -23,9 +34,11 @@ func cliEnv(ctx context.Context, env config.LookupFunc, name string) (e *fnenv.E
 	dataDir := cfg.String(dataDirSetting)
 	vars := map[string]string{"KNOWLEDGE_DIR": "knowledge"}
 	if u, _ := env("DATABASE_URL"); u == "" {
-		url, err := localDatabase(ctx, sys, dataDir, logging.New(name, os.Stderr, cfg.String(config.LogLevel)))
-		if err != nil {
-			return nil, nil, err
+		url, running := runningLocalDatabase(ctx, dataDir)
+		if !running {
+			if url, err = localDatabase(ctx, sys, dataDir, logging.New(name, os.Stderr, cfg.String(config.LogLevel))); err != nil {
+				return nil, nil, err
+			}
 		}
 		vars["DATABASE_URL"] = url
 	}
@@ -35,4 +48,40 @@ func cliEnv(ctx context.Context, env config.LookupFunc, name string) (e *fnenv.E
 	}
 	sys.close = append(sys.close, e.DB.Close)
 	return e, sys.Close, nil
+}
+
+// runningLocalDatabase finds the cluster a running `make run` holds under
+// dataDir — in ./DATA_DIR/postgres, or in the temp folder localDatabase
+// falls back to — from its postmaster.pid, and returns its URL if it answers.
+func runningLocalDatabase(ctx context.Context, dataDir string) (string, bool) {
+	dir, err := filepath.Abs(filepath.Join(dataDir, "postgres"))
+	if err != nil {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(dir))
+	for _, d := range []string{dir, filepath.Join(os.TempDir(), "concierge-"+hex.EncodeToString(sum[:6]), "postgres")} {
+		b, err := os.ReadFile(filepath.Join(d, "postmaster.pid"))
+		if err != nil {
+			continue
+		}
+		// Line 4 of postmaster.pid is the port.
+		lines := strings.Split(string(b), "\n")
+		if len(lines) < 4 {
+			continue
+		}
+		port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
+		if err != nil {
+			continue
+		}
+		url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/concierge?sslmode=disable", port)
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		conn, err := pgx.Connect(pctx, url)
+		cancel()
+		if err != nil {
+			continue
+		}
+		_ = conn.Close(ctx)
+		return url, true
+	}
+	return "", false
 }

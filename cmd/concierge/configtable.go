@@ -17,10 +17,17 @@ func configTable() string {
 			secret = "`" + s.Secret + "`"
 		}
 		def := ""
-		if s.Default != "" {
-			def = "`" + s.Default + "`"
+		switch {
+		case len(s.Default) > 60:
+			// Keyword lists: too long for a table cell; the help says where.
+			def = "(built-in list)"
+		case s.Default != "":
+			def = "`" + cell(s.Default) + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.Name, secret, def, s.Used, s.Help)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.Name, secret, def, cell(s.Used), cell(s.Help))
 	}
 	return b.String()
 }
+
+// cell escapes the pipes of a Markdown table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

@@ -2,7 +2,11 @@ package main
 
 import (
 	aircallhook "github.com/harborstays/concierge/functions/aircall-hook"
+	backupfn "github.com/harborstays/concierge/functions/backup"
+	chatwootreply "github.com/harborstays/concierge/functions/chatwoot-reply"
 	guestyhook "github.com/harborstays/concierge/functions/guesty-hook"
+	llmquery "github.com/harborstays/concierge/functions/llm-query"
+	redrive "github.com/harborstays/concierge/functions/redrive"
 	vectorize "github.com/harborstays/concierge/functions/vectorize"
 	"github.com/harborstays/concierge/lib/fnenv"
 )
@@ -10,7 +14,11 @@ import (
 // builtin lists the functions compiled into the runner. A function of
 // stack.yml missing here answers 501 until its issue lands.
 var builtin = map[string]fnenv.Constructor{
-	aircallhook.Name: aircallhook.New,
-	guestyhook.Name:  guestyhook.New,
-	vectorize.Name:   vectorize.New,
+	aircallhook.Name:   aircallhook.New,
+	backupfn.Name:      backupfn.New,
+	chatwootreply.Name: chatwootreply.New,
+	guestyhook.Name:    guestyhook.New,
+	llmquery.Name:      llmquery.New,
+	redrive.Name:       redrive.New,
+	vectorize.Name:     vectorize.New,
 }

@@ -2,6 +2,9 @@
 //
 //	concierge run            the whole system on 127.0.0.1:$PORT (make run)
 //	concierge config-table   the README's configuration table
+//	concierge backups        list the backups in the backup store (make restore)
+//	concierge restore        restore a backup into a new database (make restore BACKUP=… INTO=…)
+//	concierge replay         re-queue failed jobs by kind or id (make replay)
 //	concierge reindex        rebuild the retrieval index from PostgreSQL (make reindex)
 package main
 
@@ -26,10 +29,16 @@ func main() {
 		err = run(ctx, os.LookupEnv)
 	case "config-table":
 		_, err = fmt.Print(configTable())
+	case "backups":
+		err = backupsCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
+	case "restore":
+		err = restoreCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
+	case "replay":
+		err = replay(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	case "reindex":
 		err = reindex(ctx, os.LookupEnv)
 	default:
-		err = fmt.Errorf("unknown command %q; use run or config-table", cmd)
+		err = fmt.Errorf("unknown command %q; use run, reindex, replay, backups, restore or config-table", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "concierge:", err)

@@ -63,7 +63,7 @@ func TestREADMETryIt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("try-it block: %v\n%s", err, out)
 	}
-	if got := strings.Count(string(out), `{"status":"stored"}`); got != 5 {
+	if got := strings.Count(string(out), `{"status":"stored"}`); got != 5 { // SEED_FIXTURES=false in tests
 		t.Errorf("try-it block stored %d deliveries, want 5:\n%s", got, out)
 	}
 	for table, want := range map[string]int{"webhook_events": 5, "calls": 2, "listings": 1, "reservations": 1, "guests": 1} {

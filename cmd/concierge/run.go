@@ -24,6 +24,7 @@ import (
 	"github.com/harborstays/concierge/lib/localrun"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/pgcluster"
+	"github.com/harborstays/concierge/lib/replies"
 	"github.com/harborstays/concierge/lib/stack"
 )
 
@@ -46,6 +47,7 @@ var localSecrets = map[string]string{
 type system struct {
 	URL     string
 	Gateway *localrun.Gateway
+	Cron    *localrun.Cron
 	Pool    *pgxpool.Pool
 	close   []func()
 }
@@ -90,7 +92,9 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 	}
 
 	// Local stand-ins for production paths of stack.yml.
-	defaults := map[string]string{"LOG_LEVEL": level, "KNOWLEDGE_DIR": "knowledge"}
+	// CHATWOOT_URL empty: replies go to the local outbox (GET /outbox)
+	// unless the environment names a Chatwoot.
+	defaults := map[string]string{"LOG_LEVEL": level, "KNOWLEDGE_DIR": "knowledge", "CHATWOOT_URL": ""}
 	if _, ok := env("SECRETS_DIR"); !ok {
 		dir, err := seedSecrets(filepath.Join(dataDir, "secrets"))
 		if err != nil {
@@ -116,12 +120,19 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		return nil, err
 	}
 
+	ask := &devAsk{db: pool, secretsDir: defaults["SECRETS_DIR"]}
+	if d, ok := env("SECRETS_DIR"); ok {
+		ask.secretsDir = d
+	}
 	gw := localrun.New(localrun.Options{
 		Workers: 4,
 		MaxBody: int64(cfg.Int(config.MaxBodyBytes)),
 		Health:  func(ctx context.Context) error { return pool.Ping(ctx) },
 		Log:     log,
+		// Replies chatwoot-reply kept locally because no Chatwoot is set.
+		Extra: map[string]http.Handler{"GET /outbox": replies.OutboxHandler(pool), "POST /dev/ask": ask},
 	})
+	ask.gw = gw.Handler()
 	sys.close = append(sys.close, gw.Close)
 	sys.Gateway = gw
 	for _, name := range st.Names() {
@@ -138,6 +149,18 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		}
 		gw.Register(name, h)
 	}
+	if cfg.Bool(seedSetting) {
+		if err := seedFirstRun(ctx, pool, gw, log); err != nil {
+			return nil, err
+		}
+	}
+	// cron-connector's part: the stack's schedules, through the async queue.
+	cron, err := localrun.StartCron(gw, localrun.StackSchedules(st), localrun.CronOptions{Log: log})
+	if err != nil {
+		return nil, err
+	}
+	sys.close = append(sys.close, cron.Close)
+	sys.Cron = cron
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
@@ -157,6 +180,7 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 	sys.URL = "http://" + ln.Addr().String()
 	served, unavailable := gw.Functions()
 	log.Info().Str("url", sys.URL).Strs("functions", served).Strs("not_built", unavailable).Msg("local stack ready; try " + sys.URL + "/healthz")
+	fmt.Fprintf(logOut, "\nAsk the assistant as Jordan (or ?as=sam):\n  curl -s %s/dev/ask -d 'What time can we check in?'\nReplies: %s/outbox\n\n", sys.URL, sys.URL)
 	return sys, nil
 }
 

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 func startSystem(t *testing.T, vars map[string]string) *system {
 	t.Helper()
-	env := map[string]string{"PORT": "0", "STACK_FILE": "../../stack.yml", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
+	env := map[string]string{"PORT": "0", "STACK_FILE": "../../stack.yml", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn", "SEED_FIXTURES": "false"}
 	for k, v := range vars {
 		env[k] = v
 	}
@@ -89,10 +89,10 @@ func TestGatewayRoutes(t *testing.T) {
 		t.Errorf("calls after async = %d, want 2", n)
 	}
 
-	if res, body := call(t, "POST", sys.URL+"/function/llm-query", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented || !strings.Contains(body, "not built") {
+	if res, body := call(t, "POST", sys.URL+"/function/stt", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented || !strings.Contains(body, "not built") {
 		t.Errorf("unbuilt function: %d %s", res.StatusCode, body)
 	}
-	if res, _ := call(t, "POST", sys.URL+"/async-function/llm-query", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented {
+	if res, _ := call(t, "POST", sys.URL+"/async-function/stt", []byte(`{}`), nil); res.StatusCode != http.StatusNotImplemented {
 		t.Errorf("unbuilt async function: %d", res.StatusCode)
 	}
 	if res, _ := call(t, "POST", sys.URL+"/function/no-such-function", nil, nil); res.StatusCode != http.StatusNotFound {
@@ -154,5 +154,29 @@ func TestReindexRebuildsFromPostgres(t *testing.T) {
 	}
 	if after := dbtest.Count(t, d.Pool, "chunks", ""); after != before {
 		t.Errorf("chunks after rebuild = %d, want %d", after, before)
+	}
+}
+
+// make run on embedded defaults: the fixtures load on first start and a
+// question asked as Jordan comes back answered from Jordan's listing, via
+// the signed webhook, the answer job and chatwoot-reply's local outbox.
+func TestAskAsJordanOnEmbeddedDefaults(t *testing.T) {
+	d := dbtest.New(t)
+	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "BOT_BURST_WINDOW": "0s"})
+	// Let the vectorize jobs of the seed finish.
+	deadline := time.Now().Add(30 * time.Second)
+	for dbtest.Count(t, d.Pool, "jobs", "kind = 'vectorize' AND status <> 'done'") > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	res, body := call(t, "POST", sys.URL+"/dev/ask", []byte("What time can we check in?"), nil)
+	if res.StatusCode != 200 || !strings.Contains(body, "3:00 PM") || !strings.Contains(body, `"status": "posted"`) || !strings.Contains(body, "access") {
+		t.Fatalf("ask as Jordan: %d %s", res.StatusCode, body)
+	}
+	res, body = call(t, "POST", sys.URL+"/dev/ask?as=sam", []byte("Can I get a refund?"), nil)
+	if res.StatusCode != 200 || !strings.Contains(body, `"mode": "handoff"`) {
+		t.Fatalf("refund as Sam: %d %s", res.StatusCode, body)
+	}
+	if res, body := call(t, "GET", sys.URL+"/outbox", nil, nil); res.StatusCode != 200 || !strings.Contains(body, "3:00 PM") {
+		t.Fatalf("outbox: %d %s", res.StatusCode, body)
 	}
 }

@@ -36,7 +36,7 @@ var (
 
 func start(t *testing.T) *fntest.Harness {
 	t.Helper()
-	return fntest.Start(t, Name, New, map[string]string{"KNOWLEDGE_DIR": "../../knowledge"})
+	return fntest.Start(t, Name, New, map[string]string{"KNOWLEDGE_DIR": fntest.Knowledge(t)})
 }
 
 // indexes runs f against each index implementation, configured the way a
@@ -46,7 +46,7 @@ func start(t *testing.T) *fntest.Harness {
 func indexes(t *testing.T, f func(t *testing.T, h *fntest.Harness)) {
 	t.Run("postgres", func(t *testing.T) { f(t, start(t)) })
 	t.Run("qdrant", func(t *testing.T) {
-		f(t, fntest.Start(t, Name, New, map[string]string{"KNOWLEDGE_DIR": "../../knowledge", "QDRANT_URL": "http://" + qdranttest.Start(t)}))
+		f(t, fntest.Start(t, Name, New, map[string]string{"KNOWLEDGE_DIR": fntest.Knowledge(t), "QDRANT_URL": "http://" + qdranttest.Start(t)}))
 	})
 }
 

@@ -11,7 +11,8 @@ import (
 var stop = map[string]bool{}
 
 func init() {
-	for _, w := range strings.Fields("a an and are as at be can could do does for from have how i in is it me my of on or our please the there to us we what when where which who will with would you your") {
+	// Greetings and filler carry no question.
+	for _, w := range strings.Fields("a an and are as at be can could do does for from have how i in is it me my of on or our please the there to us we what when where which who will with would you your hi hello hey thanks thank quick question") {
 		stop[w] = true
 	}
 }
@@ -70,9 +71,6 @@ func offline(q string, hits []retrieval.Hit) (Result, bool) {
 	}
 	var best []cand
 	for hi, h := range hits {
-		if hi >= 3 {
-			break
-		}
 		for _, s := range sentences(h.Text) {
 			score := 0
 			for _, w := range words(s) {

@@ -125,7 +125,8 @@ func (b *Builder) Listing(ctx context.Context, id string) ([]Document, error) {
 	add("space", "The space", d.Space, false)
 	access := d.Access
 	if l.DefaultCheckIn != "" || l.DefaultCheckOut != "" {
-		access = strings.TrimSpace(fmt.Sprintf("Check-in time: from %s. Check-out time: by %s.\n%s", or(l.DefaultCheckIn, "the agreed time"), or(l.DefaultCheckOut, "the agreed time"), access))
+		access = strings.TrimSpace(fmt.Sprintf("Check-in time is from %s; check-out time is by %s.\n%s",
+			clock(l.DefaultCheckIn), clock(l.DefaultCheckOut), access))
 	}
 	add("access", "Access, check-in and check-out", access, false)
 	add("house_rules", "House rules", d.HouseRules, false)
@@ -155,6 +156,15 @@ func (b *Builder) Listing(ctx context.Context, id string) ([]Document, error) {
 	add("details", "Details", strings.Join(public, "\n"), false)
 	add("private", "Private details for the stay: "+labels(secret), strings.Join(secret, "\n"), true)
 	return docs, nil
+}
+
+// clock renders Guesty's "15:00" the way guests read it: "3:00 PM (15:00)".
+func clock(hhmm string) string {
+	t, err := time.Parse("15:04", hhmm)
+	if err != nil {
+		return "the agreed time"
+	}
+	return t.Format("3:04 PM") + " (" + hhmm + ")"
 }
 
 func labels(lines []string) string {

@@ -191,3 +191,24 @@ func (h *Harness) Post(t testing.TB, body []byte, header http.Header) (int, stri
 	t.Helper()
 	return h.Do(t, http.MethodPost, body, header)
 }
+
+// Knowledge writes a small shared-knowledge folder (house policies and an
+// FAQ, in the shape of the repository's knowledge/) for tests, which must
+// not depend on files outside their function and lib/ (the template builds
+// and tests a function from those alone).
+func Knowledge(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"policies.md": "# House policies\n\n## Early check-in and late checkout\nStandard check-in is from 3:00 PM and checkout is by 11:00 AM. Early check-in or late checkout depends on the cleaning schedule; a team member confirms it.\n\n" +
+			"## Pets\nPets, dogs and cats included, are not allowed unless the listing says otherwise.\n\n" +
+			"## Parties and noise\nParties and events are not allowed. Please respect the quiet hours of each home.\n",
+		"faq.md": "# Frequently asked questions\n\n## Towels and linen\nFresh towels and bed linen are provided for every stay.\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(dir+"/"+name, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

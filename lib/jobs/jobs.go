@@ -25,6 +25,10 @@ type Kind struct {
 var (
 	Vectorize   = Kind{Name: "vectorize", Function: "vectorize"}
 	ContactSync = Kind{Name: "contact-sync", Function: "chatwoot-reply"}
+	// Answer: llm-query answers a conversation's unanswered guest messages.
+	Answer = Kind{Name: "answer", Function: "llm-query"}
+	// Reply: chatwoot-reply posts one stored reply.
+	Reply = Kind{Name: "reply", Function: "chatwoot-reply"}
 )
 
 // JobIDHeader carries the job id on an async invocation.
@@ -70,20 +74,27 @@ type Invoker interface {
 	Async(ctx context.Context, function string, body []byte, header http.Header) error
 }
 
+// Invoke starts job j's function asynchronously with the message and the
+// X-Job-Id and X-Trace-Id headers every step expects. Dispatch, redrive and
+// replay all invoke through it.
+func Invoke(ctx context.Context, inv Invoker, j Job) error {
+	body, _ := json.Marshal(Message{JobID: j.ID, Kind: j.Kind, Subject: j.Subject})
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(JobIDHeader, j.ID)
+	if j.TraceID != "" {
+		h.Set(logging.TraceHeader, j.TraceID)
+	}
+	return inv.Async(ctx, j.Function, body, h)
+}
+
 // Dispatch invokes each job after its transaction committed. A failed
 // invocation is logged and left to redrive: the job row is already durable,
 // so the caller's acknowledgement stays correct.
 func Dispatch(ctx context.Context, inv Invoker, js []Job) {
 	log := logging.From(ctx)
 	for _, j := range js {
-		body, _ := json.Marshal(Message{JobID: j.ID, Kind: j.Kind, Subject: j.Subject})
-		h := http.Header{}
-		h.Set("Content-Type", "application/json")
-		h.Set(JobIDHeader, j.ID)
-		if j.TraceID != "" {
-			h.Set(logging.TraceHeader, j.TraceID)
-		}
-		if err := inv.Async(ctx, j.Function, body, h); err != nil {
+		if err := Invoke(ctx, inv, j); err != nil {
 			log.Warn().Err(err).Str("job_id", j.ID).Str("function", j.Function).Msg("async invocation failed; redrive will retry")
 			continue
 		}

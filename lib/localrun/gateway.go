@@ -44,6 +44,9 @@ type Options struct {
 	// Health reports whether the system can serve (the database answers).
 	Health func(context.Context) error
 	Log    zerolog.Logger
+	// Extra serves more routes beside the OpenFaaS ones, keyed by
+	// http.ServeMux pattern (e.g. "GET /outbox").
+	Extra map[string]http.Handler
 }
 
 type call struct {
@@ -166,6 +169,9 @@ func (g *Gateway) Handler() http.Handler {
 	})
 	mux.HandleFunc("/function/", g.serveSync)
 	mux.HandleFunc("/async-function/", g.serveAsync)
+	for pattern, h := range g.opts.Extra {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 

@@ -3,8 +3,8 @@
 #
 # The Go steps of the concierge-go templates, shared by the Dockerfile's build
 # stage and by .ci/shrinkwrap-check, so CI runs exactly what an image build
-# runs. template/concierge-go/build.sh and template/concierge-go-speech/build.sh
-# must stay identical (the CI check compares them).
+# runs. Every template/*/build.sh must stay identical (the CI check
+# compares them).
 #
 # CONTEXT is a build context written by `faas-cli build --shrinkwrap`
 # (build/<fn>/): the template's files at its root, and in CONTEXT/function/ the

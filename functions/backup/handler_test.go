@@ -1,0 +1,253 @@
+package function
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/harborstays/concierge/lib/backup"
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/objstore/s3test"
+)
+
+func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
+
+func start(t *testing.T, d *dbtest.DB, env map[string]string) *fntest.Harness {
+	t.Helper()
+	vars := map[string]string{"DATABASE_URL": d.URL}
+	for k, v := range env {
+		vars[k] = v
+	}
+	h := fntest.StartWith(t, d, Name, New, vars)
+	h.Clock.Set(time.Date(2026, 3, 2, 3, 17, 0, 0, time.UTC))
+	return h
+}
+
+func seed(t *testing.T, d *dbtest.DB) {
+	t.Helper()
+	if _, err := d.Pool.Exec(context.Background(), `INSERT INTO listings (id, title) SELECT 'l' || i, 'Listing ' || i FROM generate_series(1, 200) i`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type result struct {
+	Status string `json:"status"`
+	Stage  string `json:"stage"`
+	Error  string `json:"error"`
+	Key    string `json:"key"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+	Tables int    `json:"tables"`
+}
+
+func run(t *testing.T, h *fntest.Harness) (int, result) {
+	t.Helper()
+	code, body := h.Post(t, nil, nil)
+	var r result
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("%d %s: %v", code, body, err)
+	}
+	return code, r
+}
+
+// The scheduled call: cron-connector POSTs with an empty body.
+func TestRunStoresVerifiedBackupInBucket(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t)
+	d := dbtest.New(t)
+	seed(t, d)
+	h := start(t, d, srv.Env(bucket))
+	code, r := run(t, h)
+	if code != http.StatusOK || r.Status != backup.StatusVerified {
+		t.Fatalf("got %d %+v", code, r)
+	}
+	if want := d.Name + "/" + d.Name + "-20260302T031700Z.dump.zst"; r.Key != want {
+		t.Errorf("key %s, want %s", r.Key, want)
+	}
+	var list struct {
+		Contents []struct {
+			Key  string
+			Size int64
+		}
+	}
+	if err := json.Unmarshal(srv.AWS(t, "s3api", "list-objects-v2", "--bucket", bucket), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) != 1 || list.Contents[0].Key != r.Key || list.Contents[0].Size != r.Bytes {
+		t.Fatalf("bucket holds %+v", list.Contents)
+	}
+	file := filepath.Join(t.TempDir(), "b")
+	srv.AWS(t, "s3", "cp", "--only-show-errors", "s3://"+bucket+"/"+r.Key, file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != r.SHA256 {
+		t.Errorf("fetched object sha256 %x, reported %s", sum, r.SHA256)
+	}
+	if n := dbtest.Count(t, d.Pool, "backups", "status = 'verified' AND sha256 = $1 AND verified_at = $2", r.SHA256, h.Clock.Now()); n != 1 {
+		t.Errorf("verified rows = %d, want 1", n)
+	}
+	if n := dbtest.Count(t, d.Pool, "backups", "(row_counts->>'public.listings')::int = 200"); n != 1 {
+		t.Error("row counts not recorded")
+	}
+}
+
+// Without S3 settings the function writes to the local folder.
+func TestLocalFolderByDefault(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	dir := t.TempDir()
+	h := start(t, d, map[string]string{"BACKUP_DIR": dir})
+	code, r := run(t, h)
+	if code != http.StatusOK || r.Status != backup.StatusVerified {
+		t.Fatalf("got %d %+v", code, r)
+	}
+	if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(r.Key))); err != nil || st.Size() != r.Bytes || st.Mode().Perm() != 0o600 {
+		t.Errorf("local object: %v %v", st, err)
+	}
+}
+
+// corruptingProxy forwards to the S3 server and flips a byte in every
+// object it returns, as a failing disk or network would.
+func corruptingProxy(t *testing.T, endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.ModifyResponse = func(res *http.Response) error {
+		r := res.Request
+		// GetObject: GET /bucket/key (aws-sdk-go-v2 adds ?x-id=GetObject).
+		getObject := r.Method == http.MethodGet && strings.Contains(strings.Trim(r.URL.Path, "/"), "/") &&
+			(r.URL.RawQuery == "" || r.URL.RawQuery == "x-id=GetObject")
+		if getObject && res.StatusCode == http.StatusOK {
+			b, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				return err
+			}
+			b[len(b)/2] ^= 0x10
+			res.Body = io.NopCloser(strings.NewReader(string(b)))
+		}
+		return nil
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestCorruptedObjectFailsRun(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t)
+	d := dbtest.New(t)
+	seed(t, d)
+	env := srv.Env(bucket)
+	env["BACKUP_S3_ENDPOINT"] = corruptingProxy(t, srv.Endpoint)
+	h := start(t, d, env)
+	code, r := run(t, h)
+	if code != http.StatusInternalServerError || r.Status != "failed" || r.Stage != "verify" {
+		t.Fatalf("got %d %+v, want 500 failing in verify", code, r)
+	}
+	if n := dbtest.Count(t, d.Pool, "backups", "status = 'failed' AND verified_at IS NULL AND error LIKE 'verify: backup object is corrupt%'"); n != 1 {
+		t.Errorf("failed rows = %d, want 1", n)
+	}
+	logs := fntest.Logs()
+	if !strings.Contains(logs, `"backup_failed":true`) || !strings.Contains(logs, `"stage":"verify"`) || !strings.Contains(logs, `"level":"error"`) {
+		t.Errorf("no error log line for the failed verification:\n%s", logs)
+	}
+}
+
+func TestStorageUnreachable(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := "http://" + l.Addr().String()
+	l.Close()
+	h := start(t, d, map[string]string{
+		"BACKUP_S3_ENDPOINT": endpoint, "BACKUP_S3_BUCKET": "backups",
+		"BACKUP_S3_ACCESS_KEY_ID": "id-for-test", "BACKUP_S3_SECRET_ACCESS_KEY": "secret-for-test",
+	})
+	code, r := run(t, h)
+	if code != http.StatusServiceUnavailable || r.Stage != "store" || !strings.Contains(r.Error, "unreachable") {
+		t.Fatalf("got %d %+v, want 503 naming the unreachable store", code, r)
+	}
+	if n := dbtest.Count(t, d.Pool, "backups", ""); n != 0 {
+		t.Errorf("%d backups rows after a run that could not start", n)
+	}
+}
+
+func TestOverlappingRunRefused(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	h := start(t, d, map[string]string{"BACKUP_DIR": t.TempDir()})
+	conn, err := d.Pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(context.Background(), "SELECT pg_advisory_lock($1)", backup.LockKey); err != nil {
+		t.Fatal(err)
+	}
+	code, r := run(t, h)
+	if code != http.StatusServiceUnavailable || !strings.Contains(r.Error, "another backup") {
+		t.Fatalf("got %d %+v while another run holds the lock", code, r)
+	}
+	_, _ = conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", backup.LockKey)
+	if code, r := run(t, h); code != http.StatusOK {
+		t.Fatalf("after the other run: %d %+v", code, r)
+	}
+}
+
+func TestMethod(t *testing.T) {
+	t.Parallel()
+	h := start(t, dbtest.New(t), map[string]string{"BACKUP_DIR": t.TempDir()})
+	if code, body := h.Do(t, http.MethodGet, nil, nil); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d %s", code, body)
+	}
+}
+
+func TestConfigurationErrorsNamed(t *testing.T) {
+	d := dbtest.New(t)
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"BACKUP_S3_ACCESS_KEY_ID": "id-for-test"}, "BACKUP_S3_ENDPOINT"},
+		{map[string]string{"BACKUP_S3_ACCESS_KEY_ID": "id-for-test", "BACKUP_S3_ENDPOINT": "https://acct.r2.cloudflarestorage.com"}, "r2-secret-access-key"},
+		{map[string]string{"BACKUP_S3_ACCESS_KEY_ID": "id-for-test", "BACKUP_S3_ENDPOINT": "${R2_ENDPOINT}", "BACKUP_S3_SECRET_ACCESS_KEY": "secret-for-test"}, "BACKUP_S3_ENDPOINT"},
+		{map[string]string{"BACKUP_KEEP_DAILY": "-1"}, "BACKUP_KEEP_DAILY"},
+		{map[string]string{"BACKUP_KEEP_WEEKLY": "four"}, "BACKUP_KEEP_WEEKLY"},
+		{map[string]string{"DATABASE_URL": "host=db user=app"}, "postgres:// URL"},
+	}
+	for _, tt := range tests {
+		vars := map[string]string{"DATABASE_URL": d.URL, "SECRETS_DIR": t.TempDir()}
+		for k, v := range tt.env {
+			vars[k] = v
+		}
+		_, _, err := fnenv.Build(context.Background(), fnenv.Options{Name: Name, Lookup: config.FromMap(vars), LogOutput: io.Discard, DB: d.Pool}, New)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error naming %s", tt.env, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+// Package function is the llm-query OpenFaaS function, Chatwoot's agent
+// bot. A Chatwoot event (the bot's webhook URL points at
+// /function/llm-query) is stored and acknowledged at once; a guest message
+// queues an answer job, which the same function runs asynchronously once
+// the guest's burst of messages has settled.
+package function
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/harborstays/concierge/lib/bot"
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/step"
+)
+
+// Name is the function's name in stack.yml.
+const Name = "llm-query"
+
+var entry = fnenv.NewEntry(Name, New)
+
+// Init builds the function from the environment; the template calls it at start.
+func Init() error { return entry.Init() }
+
+// Handle is the OpenFaaS entry point.
+func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
+
+// answerPolicy leases an answer job past the burst window and the model's
+// time budget; a guest waiting for an answer is retried sooner than an
+// index update.
+var answerPolicy = jobs.Policy{MaxAttempts: 4, Lease: 3 * time.Minute, Base: 10 * time.Second, Max: 5 * time.Minute}
+
+// New builds the handler from env.
+func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+	b, err := bot.FromEnv(ctx, env, env.Config.String(config.PhoneRegion))
+	if err != nil {
+		return nil, err
+	}
+	return func(req handler.Request) (handler.Response, error) {
+		if err := endpoint.Method(req, http.MethodPost); err != nil {
+			return endpoint.Error(err), nil
+		}
+		if req.Header.Get(jobs.JobIDHeader) != "" {
+			return step.Run(env.DB, answerPolicy, req, b.Answerer.Run), nil
+		}
+		out, err := b.Intake.Receive(req.Context(), req.Header, req.Body)
+		if err != nil {
+			return endpoint.Error(err), nil
+		}
+		return endpoint.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
+	}, nil
+}

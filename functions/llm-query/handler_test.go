@@ -1,0 +1,351 @@
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fixtures"
+	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/indexer"
+	"github.com/harborstays/concierge/lib/seed"
+)
+
+func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
+
+var baseEnv = map[string]string{"CHATWOOT_SIGNATURE": "off", "BOT_BURST_WINDOW": "0s"}
+
+func start(t *testing.T, env map[string]string) *fntest.Harness {
+	t.Helper()
+	vars := map[string]string{"KNOWLEDGE_DIR": fntest.Knowledge(t)}
+	for k, v := range baseEnv {
+		vars[k] = v
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	h := fntest.Start(t, Name, New, vars)
+	if err := seed.Load(context.Background(), h.DB.Pool, &fntest.Recorder{}, append(append([]string{}, seed.Jordan...), seed.Sam...)...); err != nil {
+		t.Fatal(err)
+	}
+	// Index what the seed stored, as vectorize would.
+	ix, err := indexer.FromEnv(context.Background(), h.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Reindex(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// message builds a message_created event from the incoming fixture.
+func message(t *testing.T, mutate func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(fixtures.Read("chatwoot/message_created.incoming.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	mutate(m)
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func text(id int, content string) func(map[string]any) {
+	return func(m map[string]any) {
+		m["id"] = id
+		m["content"] = content
+	}
+}
+
+// answerJobs runs every pending answer job through the function, as the
+// async invocation would, and returns the bodies.
+func answerJobs(t *testing.T, h *fntest.Harness) []string {
+	t.Helper()
+	rows, err := h.DB.Pool.Query(context.Background(), "SELECT id::text, subject FROM jobs WHERE kind = 'answer' AND status IN ('pending', 'retrying') ORDER BY created_at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type j struct{ id, subject string }
+	var js []j
+	for rows.Next() {
+		var x j
+		_ = rows.Scan(&x.id, &x.subject)
+		js = append(js, x)
+	}
+	rows.Close()
+	var out []string
+	for _, x := range js {
+		code, body := h.Post(t, []byte(fmt.Sprintf(`{"job_id":%q,"kind":"answer","subject":%q}`, x.id, x.subject)), http.Header{"X-Job-Id": {x.id}})
+		if code != 200 && code != 503 {
+			t.Fatalf("answer job: %d %s", code, body)
+		}
+		out = append(out, body)
+	}
+	return out
+}
+
+type reply struct {
+	mode, content, reason string
+	inbound               int64
+	citations, prov       string
+}
+
+func replies(t *testing.T, h *fntest.Harness) []reply {
+	t.Helper()
+	rows, err := h.DB.Pool.Query(context.Background(), `SELECT mode, content, COALESCE(handoff_reason, ''), inbound_message_id, citations::text, provenance::text
+		FROM replies ORDER BY created_at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []reply
+	for rows.Next() {
+		var r reply
+		if err := rows.Scan(&r.mode, &r.content, &r.reason, &r.inbound, &r.citations, &r.prov); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestSignature(t *testing.T) {
+	h := fntest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret})
+	body := fixtures.Read("chatwoot/message_created.incoming.json")
+	hdr := http.Header{"X-Chatwoot-Timestamp": {fixtures.ChatwootTimestamp}, "X-Chatwoot-Signature": {fixtures.ChatwootSignature}}
+	if code, _ := h.Post(t, body, hdr); code != http.StatusUnauthorized {
+		t.Fatalf("stale signature accepted: %d", code)
+	}
+	h.Clock.Set(time.Unix(1752861732, 0).Add(time.Minute))
+	if code, out := h.Post(t, body, hdr); code != http.StatusOK || !strings.Contains(out, "stored") {
+		t.Fatalf("known-answer signature: %d %s", code, out)
+	}
+	bad := http.Header{"X-Chatwoot-Timestamp": {fixtures.ChatwootTimestamp}, "X-Chatwoot-Signature": {"sha256=00"}}
+	if code, _ := h.Post(t, body, bad); code != http.StatusUnauthorized {
+		t.Fatalf("wrong signature: %d", code)
+	}
+	if code, _ := h.Post(t, body, nil); code != http.StatusUnauthorized {
+		t.Fatalf("no signature: %d", code)
+	}
+}
+
+func TestIntakeDecidesWhatToAnswer(t *testing.T) {
+	h := start(t, nil)
+	steps := []struct {
+		name string
+		body []byte
+		jobs int
+	}{
+		{"guest message", fixtures.Read("chatwoot/message_created.incoming.json"), 1},
+		{"same delivery again", fixtures.Read("chatwoot/message_created.incoming.json"), 1},
+		{"our own outgoing reply", fixtures.Read("chatwoot/message_created.outgoing.json"), 1},
+		{"private note", message(t, func(m map[string]any) { m["id"] = 50001; m["private"] = true }), 1},
+		{"agent's message", message(t, func(m map[string]any) {
+			m["id"] = 50002
+			m["message_type"] = "outgoing"
+			m["sender"] = map[string]any{"id": 9, "name": "Riley", "type": "user"}
+		}), 1},
+		{"status changed to open", fixtures.Read("chatwoot/conversation_status_changed.json"), 1},
+		{"guest message in an open conversation", message(t, func(m map[string]any) {
+			m["id"] = 50003
+			m["conversation"].(map[string]any)["status"] = "open"
+		}), 1},
+	}
+	for _, s := range steps {
+		if code, body := h.Post(t, s.body, nil); code != 200 {
+			t.Fatalf("%s: %d %s", s.name, code, body)
+		}
+		if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer'"); n != s.jobs {
+			t.Fatalf("after %s: %d answer jobs, want %d", s.name, n, s.jobs)
+		}
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "conversations", "account_id = 1 AND id = 1287 AND guest_id = '66a1f0c2e4b0a1b2c3d4e5f6' AND status = 'open'"); n != 1 {
+		t.Error("conversation not linked to Jordan or status not updated")
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "messages", ""); n != 5 {
+		t.Errorf("messages stored = %d, want 5", n)
+	}
+	// The conversation is open now (a person owns it): the queued job stays silent.
+	for _, body := range answerJobs(t, h) {
+		if !strings.Contains(body, "silent") {
+			t.Errorf("answer in an open conversation: %s", body)
+		}
+	}
+	if n := len(replies(t, h)); n != 0 {
+		t.Errorf("%d replies in a conversation a person owns", n)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	h := fntest.Start(t, Name, New, baseEnv)
+	for _, c := range []struct {
+		method, body string
+		want         int
+	}{
+		{"GET", "", 405},
+		{"POST", "{", 400},
+		{"POST", `{"content":"hi"}`, 400},
+		{"POST", `{"event":"message_created","id":1,"message_type":"incoming"}`, 400},
+		{"POST", `{"event":"webwidget_triggered"}`, 200},
+	} {
+		if code, body := h.Do(t, c.method, []byte(c.body), nil); code != c.want {
+			t.Errorf("%s %s: %d %s, want %d", c.method, c.body, code, body, c.want)
+		}
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "messages", ""); n != 0 {
+		t.Errorf("bad input stored %d messages", n)
+	}
+}
+
+func TestAnswersFromJordansData(t *testing.T) {
+	h := start(t, nil)
+	h.Post(t, message(t, text(60001, "What time can we check in?")), nil)
+	answerJobs(t, h)
+	rs := replies(t, h)
+	if len(rs) != 1 || rs[0].mode != "auto" || !strings.Contains(rs[0].content, "3:00 PM") || !strings.Contains(rs[0].citations, "listing:64f2b7c9d1e8a3f4b5c6d7e8:access") {
+		t.Fatalf("replies = %+v", rs)
+	}
+	prov := strings.ReplaceAll(rs[0].prov, " ", "")
+	if !strings.Contains(prov, `"prompt_version":"concierge-answer/1"`) || !strings.Contains(prov, `"model":"offline"`) || !strings.Contains(prov, "HMK7M2Q9XA") || !strings.Contains(prov, `"chunk_ids":["listing:`) {
+		t.Errorf("provenance = %s", rs[0].prov)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'reply' AND subject LIKE 'reply:%'"); n != 1 {
+		t.Errorf("reply jobs = %d, want 1", n)
+	}
+	// The answer job ran; running it again answers nothing twice.
+	h.DB.Pool.Exec(context.Background(), "UPDATE jobs SET status = 'pending' WHERE kind = 'answer'")
+	answerJobs(t, h)
+	if n := len(replies(t, h)); n != 1 {
+		t.Errorf("replies after a repeated job = %d", n)
+	}
+}
+
+func TestEarlyCheckInIsHandedOff(t *testing.T) {
+	h := start(t, nil)
+	h.Post(t, fixtures.Read("chatwoot/message_created.incoming.json"), nil)
+	answerJobs(t, h)
+	rs := replies(t, h)
+	if len(rs) != 1 || rs[0].mode != "handoff" || !strings.Contains(rs[0].reason, "early check-in") || !strings.Contains(rs[0].content, "HMK7M2Q9XA") {
+		t.Fatalf("replies = %+v", rs)
+	}
+}
+
+func TestBurstGetsOneAnswer(t *testing.T) {
+	h := start(t, nil)
+	for i, q := range []string{"Hi!", "Quick question", "where do we park the car?"} {
+		h.Post(t, message(t, text(70001+i, q)), nil)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer' AND status = 'pending'"); n != 1 {
+		t.Fatalf("pending answer jobs = %d, want 1 (coalesced)", n)
+	}
+	answerJobs(t, h)
+	rs := replies(t, h)
+	if len(rs) != 1 || rs[0].inbound != 70003 || !strings.Contains(rs[0].content, "space 12") {
+		t.Fatalf("replies = %+v", rs)
+	}
+}
+
+func TestWindowedSecretsAndIsolation(t *testing.T) {
+	h := start(t, nil)
+	// Sam's conversation: another contact, another conversation.
+	sam := func(id int, content string) []byte {
+		return message(t, func(m map[string]any) {
+			text(id, content)(m)
+			c := m["conversation"].(map[string]any)
+			c["id"] = 2001
+			c["contact_inbox"].(map[string]any)["contact_id"] = 58
+			s := map[string]any{"id": 58, "name": "Sam Rivera", "email": "sam.rivera@example.com", "phone_number": "+15555550177", "identifier": "", "custom_attributes": map[string]any{}, "type": "contact"}
+			c["meta"].(map[string]any)["sender"] = s
+			m["sender"] = s
+		})
+	}
+	// Two days before Sam's check-in: not yet.
+	h.Clock.Set(time.Date(2025, 7, 17, 22, 0, 0, 0, time.UTC))
+	h.Post(t, sam(80001, "What is the wifi password?"), nil)
+	answerJobs(t, h)
+	rs := replies(t, h)
+	if len(rs) != 1 || strings.Contains(rs[0].content, "pine-needle") || !strings.Contains(rs[0].content, "shared from") {
+		t.Fatalf("before the window: %+v", rs)
+	}
+	// Six hours before check-in: Sam gets Sam's password, never Jordan's.
+	h.Clock.Set(time.Date(2025, 7, 19, 16, 0, 0, 0, time.UTC))
+	h.Post(t, sam(80002, "wifi password please"), nil)
+	answerJobs(t, h)
+	rs = replies(t, h)
+	if len(rs) != 2 || !strings.Contains(rs[1].content, "pine-needle-77") || strings.Contains(rs[1].content, "sea-breeze") {
+		t.Fatalf("inside the window: %+v", rs[len(rs)-1])
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "conversations", "id = 2001 AND guest_id = '66a1f0c2e4b0a1b2c3d4e5a7'"); n != 1 {
+		t.Error("Sam's contact not linked by phone")
+	}
+}
+
+// openAI is an OpenAI-compatible chat server scripted per test.
+func openAI(t *testing.T, handle func(n int, w http.ResponseWriter, body map[string]any)) string {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/chat/completions" || r.Header.Get("Authorization") != "Bearer test-key" {
+			t.Errorf("unexpected %s %s auth %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+			w.WriteHeader(404)
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body["model"] == nil || body["messages"] == nil {
+			t.Errorf("chat request without model or messages: %v", body)
+		}
+		if rf, _ := body["response_format"].(map[string]any); rf["type"] != "json_object" {
+			t.Errorf("response_format = %v, want json_object", body["response_format"])
+		}
+		w.Header().Set("Content-Type", "application/json")
+		handle(int(n.Add(1)), w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func completion(content string) string {
+	b, _ := json.Marshal(map[string]any{"id": "c1", "object": "chat.completion", "created": 1, "model": "test-model",
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": content}}}})
+	return string(b)
+}
+
+func TestWithModel(t *testing.T) {
+	t.Run("answers in the guest's language", func(t *testing.T) {
+		url := openAI(t, func(n int, w http.ResponseWriter, body map[string]any) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(429)
+				fmt.Fprint(w, `{"error":{"message":"rate limited","type":"tokens","code":"rate_limit_exceeded"}}`)
+				return
+			}
+			fmt.Fprint(w, completion(`{"answer":"Puede hacer el check-in desde las 15:00.","language":"es","citations":["listing:64f2b7c9d1e8a3f4b5c6d7e8:access#0"],"needs_handoff":false,"reason":""}`))
+		})
+		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": url, "LLM_MODEL": "test-model"})
+		h.Post(t, message(t, text(90001, "¿A qué hora podemos hacer el check-in?")), nil)
+		answerJobs(t, h)
+		rs := replies(t, h)
+		if len(rs) != 1 || rs[0].mode != "auto" || !strings.Contains(rs[0].content, "15:00") || !strings.Contains(strings.ReplaceAll(rs[0].prov, " ", ""), `"model":"test-model"`) {
+			t.Fatalf("replies = %+v", rs)
+		}
+	})
+	t.Run("model down hands off", func(t *testing.T) {
+		url := openAI(t, func(n int, w http.ResponseWriter, body map[string]any) { w.WriteHeader(500) })
+		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": url, "LLM_RETRIES": "1", "LLM_TIMEOUT": "3s"})
+		h.Post(t, message(t, text(90002, "What time can we check in?")), nil)
+		answerJobs(t, h)
+		rs := replies(t, h)
+		if len(rs) != 1 || rs[0].mode != "handoff" || rs[0].reason == "" {
+			t.Fatalf("replies = %+v", rs)
+		}
+	})
+}

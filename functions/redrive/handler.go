@@ -1,0 +1,108 @@
+// Package function is the redrive OpenFaaS function. cron-connector POSTs
+// to it every minute: one pass re-invokes the outbox jobs that are overdue
+// (a pending job its producer's invocation never started, a running job
+// whose lease expired, a retrying job whose back-off ended), with back-off,
+// and parks as failed those out of invocations. A GET answers the job
+// counts as Prometheus metrics, or as JSON with ?format=json.
+package function
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/jobs"
+)
+
+// Name is the function's name in stack.yml.
+const Name = "redrive"
+
+// Settings of redrive.
+var (
+	graceSetting = config.Register(config.Setting{Name: "REDRIVE_GRACE", Default: "2m", Used: "redrive",
+		Help: "how long a pending job is left to its producer's own invocation before redrive invokes it"})
+	maxSetting = config.Register(config.Setting{Name: "REDRIVE_MAX_INVOCATIONS", Default: fmt.Sprint(jobs.DefaultPolicy.MaxAttempts), Used: "redrive",
+		Help: "invocations (or started attempts) after which redrive parks a job as failed; keep it equal to the steps' attempts"})
+	batchSetting = config.Register(config.Setting{Name: "REDRIVE_BATCH", Default: "200", Used: "redrive",
+		Help: "overdue jobs one redrive pass claims at most"})
+)
+
+// passBudget bounds one pass well inside the function's 30 s write_timeout
+// (stack.yml): what a pass does not reach waits for the next minute.
+const passBudget = 20 * time.Second
+
+// known kinds are always reported, with zeros when they have no jobs.
+var known = []jobs.Kind{jobs.Vectorize, jobs.ContactSync}
+
+var entry = fnenv.NewEntry(Name, New)
+
+// Init builds the function from the environment; the template calls it at start.
+func Init() error { return entry.Init() }
+
+// Handle is the OpenFaaS entry point.
+func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
+
+// New builds the handler from env.
+func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+	opts := jobs.DefaultRedrive
+	opts.Grace = env.Config.Duration(graceSetting)
+	opts.MaxInvocations = env.Config.Int(maxSetting)
+	opts.Batch = env.Config.Int(batchSetting)
+	if err := env.Config.Err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case opts.Grace < 0:
+		return nil, fmt.Errorf("configuration: REDRIVE_GRACE: must not be negative")
+	case opts.MaxInvocations < 1:
+		return nil, fmt.Errorf("configuration: REDRIVE_MAX_INVOCATIONS: must be at least 1")
+	case opts.Batch < 1:
+		return nil, fmt.Errorf("configuration: REDRIVE_BATCH: must be at least 1")
+	}
+	return func(req handler.Request) (handler.Response, error) {
+		if err := endpoint.Method(req, http.MethodGet, http.MethodPost); err != nil {
+			return endpoint.Error(err), nil
+		}
+		if req.Method == http.MethodPost {
+			// cron-connector: one pass. The body is empty and ignored.
+			ctx, cancel := context.WithTimeout(req.Context(), passBudget)
+			defer cancel()
+			sum, err := jobs.Redrive(ctx, env.DB, env.Invoker, opts)
+			if err != nil {
+				return endpoint.Error(err), nil
+			}
+			return endpoint.JSON(http.StatusOK, sum), nil
+		}
+		st, err := jobs.ReadStats(req.Context(), env.DB, opts.Grace, known...)
+		if err != nil {
+			return endpoint.Error(err), nil
+		}
+		if wantsJSON(req) {
+			return endpoint.JSON(http.StatusOK, st), nil
+		}
+		var b bytes.Buffer
+		if err := st.WritePrometheus(&b); err != nil {
+			return endpoint.Error(err), nil
+		}
+		return handler.Response{StatusCode: http.StatusOK, Body: b.Bytes(), Header: http.Header{"Content-Type": {jobs.PrometheusContentType}}}, nil
+	}, nil
+}
+
+// wantsJSON: ?format=json, or an Accept header that names JSON (Prometheus
+// asks for text formats only).
+func wantsJSON(req handler.Request) bool {
+	if q, err := url.ParseQuery(req.QueryString); err == nil && q.Get("format") == "json" {
+		return true
+	}
+	return strings.Contains(req.Header.Get("Accept"), "application/json")
+}

@@ -1,0 +1,305 @@
+// Package bot is Concierge's Chatwoot agent bot: the intake that stores
+// every event before acknowledging it, and the answerer that, once a burst
+// of guest messages has settled, decides the reply and hands it to
+// chatwoot-reply.
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/harborstays/concierge/lib/answer"
+	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/replies"
+)
+
+// Modes of an inbox.
+const (
+	ModeAuto  = "auto"  // reply to the guest
+	ModeDraft = "draft" // a private note an agent can send
+	ModeOff   = "off"   // stay silent
+)
+
+// ParseModes reads "4=auto,7=draft,9=off".
+func ParseModes(s string) (map[int64]string, error) {
+	out := map[int64]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, mode, ok := strings.Cut(part, "=")
+		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+		mode = strings.TrimSpace(mode)
+		if !ok || err != nil || (mode != ModeAuto && mode != ModeDraft && mode != ModeOff) {
+			return nil, fmt.Errorf("inbox mode %q: want inbox_id=auto|draft|off", part)
+		}
+		out[n] = mode
+	}
+	return out, nil
+}
+
+// ConversationSubject is the subject of a conversation's answer job.
+func ConversationSubject(account, conversation int64) string {
+	return fmt.Sprintf("conversation:%d:%d", account, conversation)
+}
+
+func parseSubject(s string) (account, conversation int64, err error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 || parts[0] != "conversation" {
+		return 0, 0, fault.Field("subject", "want conversation:<account>:<id>, got %q", s)
+	}
+	account, err1 := strconv.ParseInt(parts[1], 10, 64)
+	conversation, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fault.Field("subject", "want conversation:<account>:<id>, got %q", s)
+	}
+	return account, conversation, nil
+}
+
+// Answerer answers a conversation's unanswered guest messages.
+type Answerer struct {
+	DB      *pgxpool.Pool
+	Engine  *answer.Engine
+	Invoker jobs.Invoker
+	// Burst is how long to wait after the newest guest message for more.
+	Burst       time.Duration
+	Modes       map[int64]string
+	DefaultMode string
+	Now         func() time.Time
+	Sleep       func(ctx context.Context, d time.Duration) error
+	// HistoryTurns is how many earlier messages go into the prompt.
+	HistoryTurns int
+}
+
+// Outcome of one answer job.
+type Outcome struct {
+	Status  string `json:"status"` // replied, silent, nothing
+	Mode    string `json:"mode,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	ReplyID string `json:"reply_id,omitempty"`
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type conversation struct {
+	inbox    *int64
+	guestID  *string
+	status   *string
+	handedAt *time.Time
+}
+
+func (a *Answerer) load(ctx context.Context, account, id int64) (conversation, error) {
+	var c conversation
+	err := a.DB.QueryRow(ctx, `SELECT inbox_id, guest_id, status, handed_off_at FROM conversations
+		WHERE account_id = $1 AND id = $2`, account, id).Scan(&c.inbox, &c.guestID, &c.status, &c.handedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, fault.New(fault.NotFound, "no conversation %d:%d", account, id)
+	}
+	if err != nil {
+		return c, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	return c, nil
+}
+
+type inbound struct {
+	id   int64
+	text string
+	at   time.Time
+}
+
+// Run answers the conversation of job.
+func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
+	account, id, err := parseSubject(job.Subject)
+	if err != nil {
+		return nil, err
+	}
+	log := logging.From(ctx).With().Int64("account_id", account).Int64("conversation_id", id).Logger()
+	ctx = logging.WithLogger(ctx, log)
+	c, err := a.load(ctx, account, id)
+	if err != nil {
+		return nil, err
+	}
+	if silent, why := a.silent(c); silent {
+		return Outcome{Status: "silent", Reason: why}, nil
+	}
+	mode := a.DefaultMode
+	if c.inbox != nil {
+		if m, ok := a.Modes[*c.inbox]; ok {
+			mode = m
+		}
+	}
+	if mode == ModeOff {
+		return Outcome{Status: "silent", Reason: "inbox mode off"}, nil
+	}
+	// Let a burst settle: wait until no guest message is newer than Burst.
+	// Both times are the database's, so the function's clock cannot skew it.
+	for i := 0; i < 20; i++ {
+		var wait float64
+		if err := a.DB.QueryRow(ctx, `SELECT COALESCE(EXTRACT(EPOCH FROM max(received_at) + make_interval(secs => $3) - clock_timestamp()), 0)
+			FROM messages WHERE account_id = $1 AND conversation_id = $2 AND message_type = 'incoming' AND NOT private`,
+			account, id, a.Burst.Seconds()).Scan(&wait); err != nil {
+			return nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+		}
+		if wait <= 0 {
+			break
+		}
+		if err := a.Sleep(ctx, time.Duration(wait*float64(time.Second))); err != nil {
+			return nil, fault.Wrap(fault.Unavailable, err, "interrupted while waiting for the burst to settle")
+		}
+	}
+	// Re-read: a person may have taken over while we waited.
+	if c, err = a.load(ctx, account, id); err != nil {
+		return nil, err
+	}
+	if silent, why := a.silent(c); silent {
+		return Outcome{Status: "silent", Reason: why}, nil
+	}
+	pending, history, err := a.messages(ctx, account, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(pending) == 0 {
+		return Outcome{Status: "nothing", Reason: "every guest message is answered"}, nil
+	}
+	var q []string
+	for _, m := range pending {
+		if strings.TrimSpace(m.text) != "" {
+			q = append(q, m.text)
+		}
+	}
+	guestID := ""
+	if c.guestID != nil {
+		guestID = *c.guestID
+	}
+	now := a.Now()
+	access, err := guests.For(ctx, a.DB, guestID, now)
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	res := a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now})
+	if res.Handoff {
+		mode = "handoff"
+	}
+	last := pending[len(pending)-1].id
+	queued, err := a.store(ctx, account, id, last, mode, res)
+	if err != nil {
+		return nil, err
+	}
+	replyID := ""
+	if queued != nil {
+		replyID = strings.TrimPrefix(queued.Subject, "reply:")
+		jobs.Dispatch(ctx, a.Invoker, []jobs.Job{*queued})
+	}
+	log.Info().Str("mode", mode).Bool("handoff", res.Handoff).Str("model", res.Provenance.Model).Msg("reply decided")
+	return Outcome{Status: "replied", Mode: mode, Reason: res.Reason, ReplyID: replyID}, nil
+}
+
+func (a *Answerer) silent(c conversation) (bool, string) {
+	switch {
+	case c.handedAt != nil:
+		return true, "handed off to a person"
+	case c.status != nil && *c.status != "pending":
+		return true, "conversation is " + *c.status + ": a person owns it"
+	}
+	return false, ""
+}
+
+// messages returns the guest messages after the last answered one, and the
+// turns before them for context.
+func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, []answer.Turn, error) {
+	var lastAnswered int64
+	if err := a.DB.QueryRow(ctx, `SELECT COALESCE(max(inbound_message_id), 0) FROM replies WHERE account_id = $1 AND conversation_id = $2`,
+		account, id).Scan(&lastAnswered); err != nil {
+		return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	rows, err := a.DB.Query(ctx, `SELECT id, message_type, COALESCE(sender_type, ''), COALESCE(content, ''), COALESCE(transcript, ''), created_at
+		FROM messages WHERE account_id = $1 AND conversation_id = $2 AND NOT private AND message_type IN ('incoming', 'outgoing')
+		ORDER BY id DESC LIMIT $3`, account, id, 100)
+	if err != nil {
+		return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	defer rows.Close()
+	var pending []inbound
+	var history []answer.Turn
+	for rows.Next() {
+		var (
+			mid                           int64
+			typ, sender, text, transcript string
+			at                            time.Time
+		)
+		if err := rows.Scan(&mid, &typ, &sender, &text, &transcript, &at); err != nil {
+			return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+		}
+		if text == "" {
+			text = transcript
+		}
+		if typ == "incoming" && mid > lastAnswered {
+			pending = append([]inbound{{id: mid, text: text, at: at}}, pending...)
+			continue
+		}
+		if len(history) >= a.HistoryTurns || text == "" {
+			continue
+		}
+		from := "guest"
+		if typ == "outgoing" {
+			from = "agent"
+			if sender == "agent_bot" {
+				from = "assistant"
+			}
+		}
+		history = append([]answer.Turn{{From: from, Text: text}}, history...)
+	}
+	return pending, history, rows.Err()
+}
+
+// store writes the reply and its chatwoot-reply job in one transaction. A
+// repeated run finds the reply of the same last guest message and queues
+// nothing new.
+func (a *Answerer) store(ctx context.Context, account, conv, inboundID int64, mode string, res answer.Result) (*jobs.Job, error) {
+	cites, _ := json.Marshal(res.Citations)
+	prov, _ := json.Marshal(res.Provenance)
+	r := replies.Reply{
+		AccountID: account, ConversationID: conv, InboundMessageID: inboundID, Mode: replies.Mode(mode),
+		Content: res.Text, Language: res.Language, Citations: cites, Provenance: prov,
+	}
+	if res.Handoff {
+		r.HandoffReason = res.Reason
+	}
+	var queued *jobs.Job
+	err := pgx.BeginFunc(ctx, a.DB, func(tx pgx.Tx) error {
+		j, err := replies.Insert(ctx, tx, r)
+		if errors.Is(err, replies.ErrDuplicate) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		queued = &j
+		return nil
+	})
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, fmt.Errorf("store reply: %w", err), "database unavailable")
+	}
+	return queued, nil
+}

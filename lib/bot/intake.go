@@ -1,0 +1,182 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/harborstays/concierge/lib/chatwoot"
+	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/webhook"
+)
+
+// Intake stores Chatwoot agent-bot events before acknowledging them and
+// queues an answer for a guest message the bot should answer. It answers
+// within Chatwoot's 5 s: the answer itself runs asynchronously.
+type Intake struct {
+	Store *webhook.Store
+	DB    *pgxpool.Pool
+	// Verify checks the request's signature; nil when verification is off.
+	Verify func(h http.Header, body []byte) error
+	// DefaultAccount is used when the payload names no account.
+	DefaultAccount int64
+	Region         string
+}
+
+// Receive verifies, stores and acknowledges one event.
+func (in *Intake) Receive(ctx context.Context, h http.Header, body []byte) (webhook.Outcome, error) {
+	if in.Verify != nil {
+		if err := in.Verify(h, body); err != nil {
+			return "", err
+		}
+	}
+	name, err := chatwoot.EventName(body)
+	if err != nil {
+		return "", err
+	}
+	d := webhook.Delivery{Source: "chatwoot", EventType: name, Payload: body, DedupeKey: chatwoot.DedupeKey(h, body)}
+	switch {
+	case name == chatwoot.EventMessageCreated:
+		ev, err := chatwoot.ParseMessageEvent(body)
+		if err != nil {
+			return "", err
+		}
+		if d.Writes, err = in.messageWrites(ctx, ev); err != nil {
+			return "", err
+		}
+	case strings.HasPrefix(name, "conversation_"):
+		ev, err := chatwoot.ParseConversationEvent(body)
+		if err != nil {
+			return "", err
+		}
+		account := ev.AccountID()
+		if account == 0 {
+			account = in.DefaultAccount
+		}
+		if ev.Status != "" {
+			d.Writes = []webhook.Write{statusWrite(account, ev.ID, ev.InboxID, string(ev.Status))}
+		}
+	}
+	out, err := in.Store.Receive(ctx, d)
+	if err == nil {
+		logging.From(ctx).Info().Str("event", name).Str("outcome", string(out)).Msg("chatwoot event")
+	}
+	return out, err
+}
+
+func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) ([]webhook.Write, error) {
+	account := ev.AccountID()
+	if account == 0 {
+		account = in.DefaultAccount
+	}
+	convID := ev.ConversationID()
+	switch {
+	case account == 0:
+		return nil, fault.Field("account.id", "is required (or set CHATWOOT_ACCOUNT_ID)")
+	case ev.MessageType == "":
+		return nil, fault.Field("message_type", "is required")
+	}
+	var c chatwoot.Conversation
+	if ev.Conversation != nil {
+		c = *ev.Conversation
+	}
+	inbox := c.InboxID
+	if inbox == 0 && ev.Inbox != nil {
+		inbox = ev.Inbox.ID
+	}
+	guestID, err := in.guest(ctx, account, convID, ev.Contact())
+	if err != nil {
+		return nil, err
+	}
+	attachments, _ := json.Marshal(ev.Attachments)
+	if ev.Attachments == nil {
+		attachments = []byte("[]")
+	}
+	contact := int64(0)
+	if c.ContactInbox != nil {
+		contact = c.ContactInbox.ContactID
+	}
+	// Only a guest's public message asks for an answer; our own replies,
+	// agents' messages, private notes and activity never do.
+	answerable := ev.FromGuest()
+	writes := []webhook.Write{
+		{
+			Name: "conv",
+			SQL: `INSERT INTO conversations (account_id, id, inbox_id, contact_id, guest_id, status)
+			SELECT @account, @conv_id, NULLIF(@inbox::bigint, 0), NULLIF(@contact::bigint, 0), NULLIF(@guest, ''), NULLIF(@status, '')
+			WHERE EXISTS (SELECT 1 FROM ev)
+			ON CONFLICT (account_id, id) DO UPDATE SET
+				inbox_id = COALESCE(EXCLUDED.inbox_id, conversations.inbox_id),
+				contact_id = COALESCE(EXCLUDED.contact_id, conversations.contact_id),
+				guest_id = COALESCE(EXCLUDED.guest_id, conversations.guest_id),
+				status = COALESCE(EXCLUDED.status, conversations.status), updated_at = now()
+			RETURNING status, handed_off_at`,
+			Args: map[string]any{"account": account, "conv_id": convID, "inbox": inbox, "contact": contact, "guest": guestID, "status": string(c.Status)},
+		},
+		{
+			Name: "msg",
+			SQL: `INSERT INTO messages (account_id, id, conversation_id, message_type, sender_type, private, content, attachments, created_at)
+			SELECT @account, @msg_id, @conv_id, @message_type, NULLIF(@sender_type, ''), @private, @content, @attachments, @created_at
+			WHERE EXISTS (SELECT 1 FROM ev)
+			ON CONFLICT (account_id, id) DO NOTHING
+			RETURNING id`,
+			Args: map[string]any{"msg_id": ev.ID, "message_type": string(ev.MessageType), "sender_type": ev.SenderKind(),
+				"private": ev.Private, "content": ev.Content, "attachments": attachments, "created_at": ev.CreatedAt.Time},
+		},
+		{
+			Name: "answer",
+			SQL: `SELECT @subject::text AS subject FROM conv, msg
+			WHERE @answerable::boolean AND conv.status = 'pending' AND conv.handed_off_at IS NULL`,
+			Args: map[string]any{"subject": ConversationSubject(account, convID), "answerable": answerable},
+			Jobs: []webhook.JobFrom{{Kind: jobs.Answer, Column: "subject"}},
+		},
+	}
+	return writes, nil
+}
+
+// guest returns the conversation's linked guest, resolving the contact
+// the first time.
+func (in *Intake) guest(ctx context.Context, account, conv int64, s *chatwoot.Sender) (string, error) {
+	var known *string
+	err := in.DB.QueryRow(ctx, "SELECT guest_id FROM conversations WHERE account_id = $1 AND id = $2", account, conv).Scan(&known)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	if known != nil || s == nil {
+		return deref(known), nil
+	}
+	attr, _ := s.CustomAttributes["guesty_guest_id"].(string)
+	id, err := guests.Resolve(ctx, in.DB, guests.Contact{
+		Identifier: s.Identifier, GuestyGuestID: attr, Phone: s.PhoneNumber, Email: s.Email, DefaultRegion: in.Region,
+	})
+	if err != nil {
+		return "", fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	return id, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func statusWrite(account, conv, inbox int64, status string) webhook.Write {
+	return webhook.Write{
+		Name: "conv",
+		SQL: `INSERT INTO conversations (account_id, id, inbox_id, status)
+		SELECT @account, @conv_id, NULLIF(@inbox::bigint, 0), @status WHERE EXISTS (SELECT 1 FROM ev)
+		ON CONFLICT (account_id, id) DO UPDATE SET status = EXCLUDED.status,
+			inbox_id = COALESCE(EXCLUDED.inbox_id, conversations.inbox_id), updated_at = now()`,
+		Args: map[string]any{"account": account, "conv_id": conv, "inbox": inbox, "status": status},
+	}
+}

@@ -1,0 +1,79 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	"github.com/harborstays/concierge/lib/answer"
+	"github.com/harborstays/concierge/lib/chatwoot"
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/indexer"
+	"github.com/harborstays/concierge/lib/llm"
+	"github.com/harborstays/concierge/lib/webhook"
+)
+
+// Settings of the bot.
+var (
+	Burst = config.Register(config.Setting{Name: "BOT_BURST_WINDOW", Default: "4s",
+		Help: "wait this long after a guest's latest message for more before answering them together", Used: "llm-query"})
+	InboxModes = config.Register(config.Setting{Name: "BOT_INBOX_MODES",
+		Help: "per-inbox mode: inbox_id=auto|draft|off, comma-separated", Used: "llm-query"})
+	DefaultMode = config.Register(config.Setting{Name: "BOT_DEFAULT_MODE", Default: ModeAuto,
+		Help: "mode of inboxes not in BOT_INBOX_MODES: auto (reply), draft (private note) or off", Used: "llm-query"})
+	DiscloseBefore = config.Register(config.Setting{Name: "SECRETS_DISCLOSE_BEFORE", Default: "24h",
+		Help: "door codes, Wi-Fi and the exact address are shared from this long before check-in until check-out", Used: "llm-query"})
+	Topics = config.Register(config.Setting{Name: "HANDOFF_TOPICS", Default: answer.DefaultTopics,
+		Help: "restricted topics handed to a person: name:keyword|keyword;... (* = any ending); default in lib/answer/policy.go", Used: "llm-query"})
+	PersonWords = config.Register(config.Setting{Name: "HANDOFF_PERSON_WORDS", Default: answer.DefaultPerson,
+		Help: "ways of asking for a person: keyword|keyword; default in lib/answer/policy.go", Used: "llm-query"})
+	SecretWords = config.Register(config.Setting{Name: "SECRET_QUESTION_WORDS", Default: answer.DefaultSecrets,
+		Help: "ways of asking for stay-only details (codes, Wi-Fi, address): keyword|keyword; default in lib/answer/policy.go", Used: "llm-query"})
+)
+
+// Bot is the intake and the answerer of llm-query.
+type Bot struct {
+	Intake   *Intake
+	Answerer *Answerer
+}
+
+// FromEnv builds the bot from configuration.
+func FromEnv(ctx context.Context, env *fnenv.Env, region string) (*Bot, error) {
+	c := env.Config
+	modes, err := ParseModes(c.String(InboxModes))
+	if err != nil {
+		return nil, err
+	}
+	policy, err := answer.ParsePolicy(c.String(Topics), c.String(PersonWords), c.String(SecretWords))
+	if err != nil {
+		return nil, err
+	}
+	index, err := indexer.OpenIndex(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	engine := &answer.Engine{Index: index, Policy: policy, DiscloseBefore: c.Duration(DiscloseBefore)}
+	if m := llm.FromConfig(c); m != nil {
+		engine.Model = m
+	} else {
+		env.Log.Info().Msg("no LLM key configured: the offline answerer quotes the best passages")
+	}
+	v := chatwoot.VerifierFromConfig(c, env.Now)
+	in := &Intake{
+		Store:          &webhook.Store{DB: env.DB, Invoker: env.Invoker},
+		DB:             env.DB,
+		DefaultAccount: int64(c.Int(chatwoot.SettingAccountID)),
+		Region:         region,
+	}
+	if v != nil && v.Required() {
+		in.Verify = v.Verify
+	}
+	a := &Answerer{
+		DB: env.DB, Engine: engine, Invoker: env.Invoker, Burst: c.Duration(Burst), Modes: modes,
+		DefaultMode: c.Enum(DefaultMode, ModeAuto, ModeDraft, ModeOff), Now: env.Now, Sleep: sleep, HistoryTurns: 8,
+	}
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	return &Bot{Intake: in, Answerer: a}, c.Err()
+}
