@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/harborstays/concierge/lib/chatwoot/chatwoottest"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fixtures"
@@ -178,5 +180,76 @@ func TestAskAsJordanOnEmbeddedDefaults(t *testing.T) {
 	}
 	if res, body := call(t, "GET", sys.URL+"/outbox", nil, nil); res.StatusCode != 200 || !strings.Contains(body, "3:00 PM") {
 		t.Fatalf("outbox: %d %s", res.StatusCode, body)
+	}
+}
+
+// The whole answering path against a protocol-faithful Chatwoot: the
+// agent-bot webhook in, the answer posted as the bot's outgoing message;
+// a refund question handed off (note, status open, label ai-handoff).
+func TestAnswerReachesChatwoot(t *testing.T) {
+	cw := chatwoottest.New(t)
+	cw.AddInbox(1, 4)
+	d := dbtest.New(t)
+	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "BOT_BURST_WINDOW": "0s",
+		"CHATWOOT_URL": cw.URL, "CHATWOOT_API_TOKEN": cw.BotToken, "CHATWOOT_CONTACTS_TOKEN": cw.UserToken,
+		"CHATWOOT_CONTACT_INBOX_ID": "4", "CHATWOOT_SIGNATURE": "off"})
+	deadline := time.Now().Add(30 * time.Second)
+	for dbtest.Count(t, d.Pool, "jobs", "kind = 'vectorize' AND status <> 'done'") > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i, q := range []string{"What time can we check in?", "I want a refund for last night"} {
+		id := int64(700000 + i)
+		cw.AddConversation(chatwoottest.Conversation{AccountID: 1, ID: id, InboxID: 4, ContactID: 57, Status: "pending"})
+		body, err := askEvent("jordan", id, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, out := call(t, "POST", sys.URL+"/function/llm-query", body, nil); res.StatusCode != 200 {
+			t.Fatalf("webhook: %d %s", res.StatusCode, out)
+		}
+	}
+	var answer, note *chatwoottest.Message
+	for time.Now().Before(deadline) && (answer == nil || note == nil) {
+		for _, m := range cw.Posted() {
+			m := m
+			switch {
+			case m.ConversationID == 700000 && !m.Private:
+				answer = &m
+			case m.ConversationID == 700001 && m.Private:
+				note = &m
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if answer == nil || !strings.Contains(answer.Content, "3:00 PM") || answer.SenderKind != chatwoottest.Bot {
+		t.Fatalf("answer posted: %+v", answer)
+	}
+	if note == nil || !strings.Contains(note.Content, "refund") {
+		t.Fatalf("hand-off note: %+v", note)
+	}
+	for time.Now().Before(deadline) {
+		if c, _ := cw.Conversation(1, 700001); c.Status == "open" && slices.Contains(c.Labels, "ai-handoff") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if c, _ := cw.Conversation(1, 700001); c.Status != "open" || !slices.Contains(c.Labels, "ai-handoff") {
+		t.Fatalf("hand-off conversation: %+v", c)
+	}
+	if c, _ := cw.Conversation(1, 700000); c.Status != "pending" {
+		t.Errorf("answered conversation changed status: %+v", c)
+	}
+	// The contact sync of the seed created Jordan's contact with the user token.
+	found := false
+	for !found && time.Now().Before(deadline) {
+		for _, c := range cw.Contacts(1) {
+			if c.Identifier == "66a1f0c2e4b0a1b2c3d4e5f6" && c.PhoneNumber == "+15555550142" {
+				found = true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !found {
+		t.Errorf("contact sync did not create Jordan's contact: %+v", cw.Contacts(1))
 	}
 }
