@@ -6,7 +6,10 @@ import (
 	chatwootreply "github.com/harborstays/concierge/functions/chatwoot-reply"
 	guestyhook "github.com/harborstays/concierge/functions/guesty-hook"
 	llmquery "github.com/harborstays/concierge/functions/llm-query"
+	purge "github.com/harborstays/concierge/functions/purge"
 	redrive "github.com/harborstays/concierge/functions/redrive"
+	stt "github.com/harborstays/concierge/functions/stt"
+	tts "github.com/harborstays/concierge/functions/tts"
 	vectorize "github.com/harborstays/concierge/functions/vectorize"
 	"github.com/harborstays/concierge/lib/fnenv"
 )
@@ -19,6 +22,9 @@ var builtin = map[string]fnenv.Constructor{
 	chatwootreply.Name: chatwootreply.New,
 	guestyhook.Name:    guestyhook.New,
 	llmquery.Name:      llmquery.New,
+	purge.Name:         purge.New,
 	redrive.Name:       redrive.New,
+	stt.Name:           stt.New,
+	tts.Name:           tts.New,
 	vectorize.Name:     vectorize.New,
 }

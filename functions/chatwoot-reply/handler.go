@@ -26,6 +26,7 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
 	"github.com/harborstays/concierge/lib/step"
+	"github.com/harborstays/concierge/lib/voice"
 )
 
 // Name is the function's name in stack.yml.
@@ -56,7 +57,8 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
-	poster := &replies.Poster{DB: env.DB, Chat: clients.Replies, Policy: replies.Policy}
+	poster := &replies.Poster{DB: env.DB, Chat: clients.Replies, Policy: replies.Policy,
+		Synthesize: voice.SynthesizeJob, Invoker: env.Invoker}
 	if clients.Replies == nil {
 		env.Log.Info().Msg("CHATWOOT_URL not set: replies go to the local outbox, contact sync is skipped")
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/replies"
+	"github.com/harborstays/concierge/lib/voice"
 )
 
 // Modes of an inbox.
@@ -126,6 +127,9 @@ type inbound struct {
 	id   int64
 	text string
 	at   time.Time
+	// voice: a transcribed voice message; voiceErr: why one was not.
+	voice    bool
+	voiceErr string
 }
 
 // Run answers the conversation of job.
@@ -183,9 +187,14 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 		return Outcome{Status: "nothing", Reason: "every guest message is answered"}, nil
 	}
 	var q []string
+	wantAudio, voiceErr := false, ""
 	for _, m := range pending {
 		if strings.TrimSpace(m.text) != "" {
 			q = append(q, m.text)
+		}
+		wantAudio = wantAudio || m.voice
+		if m.voiceErr != "" {
+			voiceErr = m.voiceErr
 		}
 	}
 	guestID := ""
@@ -197,12 +206,21 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 	if err != nil {
 		return nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	}
-	res := a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now})
+	var res answer.Result
+	switch {
+	case len(q) == 0 && voiceErr != "" && voice.GuestFixable(voiceErr):
+		// Only an unreadable voice message: say so, in text.
+		res = answer.Result{Text: voice.Explain(voiceErr), Language: "en", Reason: voiceErr}
+	case len(q) == 0 && voiceErr != "":
+		res = answer.Result{Handoff: true, Reason: "the guest's voice message could not be transcribed (" + voiceErr + ")"}
+	default:
+		res = a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now})
+	}
 	if res.Handoff {
 		mode = "handoff"
 	}
 	last := pending[len(pending)-1].id
-	queued, err := a.store(ctx, account, id, last, mode, res)
+	queued, err := a.store(ctx, account, id, last, mode, res, wantAudio && !res.Handoff)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +251,7 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 		account, id).Scan(&lastAnswered); err != nil {
 		return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	}
-	rows, err := a.DB.Query(ctx, `SELECT id, message_type, COALESCE(sender_type, ''), COALESCE(content, ''), COALESCE(transcript, ''), created_at
+	rows, err := a.DB.Query(ctx, `SELECT id, message_type, COALESCE(sender_type, ''), COALESCE(content, ''), COALESCE(transcript, ''), COALESCE(voice_error, ''), created_at
 		FROM messages WHERE account_id = $1 AND conversation_id = $2 AND NOT private AND message_type IN ('incoming', 'outgoing')
 		ORDER BY id DESC LIMIT $3`, account, id, 100)
 	if err != nil {
@@ -244,18 +262,19 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 	var history []answer.Turn
 	for rows.Next() {
 		var (
-			mid                           int64
-			typ, sender, text, transcript string
-			at                            time.Time
+			mid                                     int64
+			typ, sender, text, transcript, voiceErr string
+			at                                      time.Time
 		)
-		if err := rows.Scan(&mid, &typ, &sender, &text, &transcript, &at); err != nil {
+		if err := rows.Scan(&mid, &typ, &sender, &text, &transcript, &voiceErr, &at); err != nil {
 			return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
 		}
+		spoken := text == "" && transcript != ""
 		if text == "" {
 			text = transcript
 		}
 		if typ == "incoming" && mid > lastAnswered {
-			pending = append([]inbound{{id: mid, text: text, at: at}}, pending...)
+			pending = append([]inbound{{id: mid, text: text, at: at, voice: spoken, voiceErr: voiceErr}}, pending...)
 			continue
 		}
 		if len(history) >= a.HistoryTurns || text == "" {
@@ -276,12 +295,12 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 // store writes the reply and its chatwoot-reply job in one transaction. A
 // repeated run finds the reply of the same last guest message and queues
 // nothing new.
-func (a *Answerer) store(ctx context.Context, account, conv, inboundID int64, mode string, res answer.Result) (*jobs.Job, error) {
+func (a *Answerer) store(ctx context.Context, account, conv, inboundID int64, mode string, res answer.Result, wantAudio bool) (*jobs.Job, error) {
 	cites, _ := json.Marshal(res.Citations)
 	prov, _ := json.Marshal(res.Provenance)
 	r := replies.Reply{
 		AccountID: account, ConversationID: conv, InboundMessageID: inboundID, Mode: replies.Mode(mode),
-		Content: res.Text, Language: res.Language, Citations: cites, Provenance: prov,
+		Content: res.Text, Language: res.Language, Citations: cites, Provenance: prov, WantAudio: wantAudio,
 	}
 	if res.Handoff {
 		r.HandoffReason = res.Reason

@@ -15,6 +15,7 @@ import (
 	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/voice"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
@@ -107,19 +108,23 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 	// Only a guest's public message asks for an answer; our own replies,
 	// agents' messages, private notes and activity never do.
 	answerable := ev.FromGuest()
+	// A guest's voice note without text is transcribed first (stt), which
+	// then queues the answer.
+	voiceNote := answerable && strings.TrimSpace(ev.Text()) == "" && hasAudio(ev.Attachments)
 	writes := []webhook.Write{
 		{
 			Name: "conv",
-			SQL: `INSERT INTO conversations (account_id, id, inbox_id, contact_id, guest_id, status)
-			SELECT @account, @conv_id, NULLIF(@inbox::bigint, 0), NULLIF(@contact::bigint, 0), NULLIF(@guest, ''), NULLIF(@status, '')
+			SQL: `INSERT INTO conversations (account_id, id, inbox_id, contact_id, guest_id, status, channel)
+			SELECT @account, @conv_id, NULLIF(@inbox::bigint, 0), NULLIF(@contact::bigint, 0), NULLIF(@guest, ''), NULLIF(@status, ''), NULLIF(@channel, '')
 			WHERE EXISTS (SELECT 1 FROM ev)
 			ON CONFLICT (account_id, id) DO UPDATE SET
+				channel = COALESCE(EXCLUDED.channel, conversations.channel),
 				inbox_id = COALESCE(EXCLUDED.inbox_id, conversations.inbox_id),
 				contact_id = COALESCE(EXCLUDED.contact_id, conversations.contact_id),
 				guest_id = COALESCE(EXCLUDED.guest_id, conversations.guest_id),
 				status = COALESCE(EXCLUDED.status, conversations.status), updated_at = now()
 			RETURNING status, handed_off_at`,
-			Args: map[string]any{"account": account, "conv_id": convID, "inbox": inbox, "contact": contact, "guest": guestID, "status": string(c.Status)},
+			Args: map[string]any{"account": account, "conv_id": convID, "inbox": inbox, "contact": contact, "guest": guestID, "status": string(c.Status), "channel": c.Channel},
 		},
 		{
 			Name: "msg",
@@ -134,12 +139,30 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 		{
 			Name: "answer",
 			SQL: `SELECT @subject::text AS subject FROM conv, msg
-			WHERE @answerable::boolean AND conv.status = 'pending' AND conv.handed_off_at IS NULL`,
-			Args: map[string]any{"subject": ConversationSubject(account, convID), "answerable": answerable},
+			WHERE @answerable::boolean AND NOT @voice::boolean AND conv.status = 'pending' AND conv.handed_off_at IS NULL`,
+			Args: map[string]any{"subject": ConversationSubject(account, convID), "answerable": answerable, "voice": voiceNote},
 			Jobs: []webhook.JobFrom{{Kind: jobs.Answer, Column: "subject"}},
+		},
+		{
+			// Transcribed whatever the conversation's state: the note helps
+			// the person who owns it; the answer decides about replying.
+			Name: "transcribe",
+			SQL:  `SELECT @msg_subject::text AS subject FROM msg WHERE @voice::boolean`,
+			Args: map[string]any{"msg_subject": voice.MessageSubject(account, ev.ID)},
+			Jobs: []webhook.JobFrom{{Kind: voice.TranscribeJob, Column: "subject"}},
 		},
 	}
 	return writes, nil
+}
+
+// hasAudio reports whether a message carries a voice note.
+func hasAudio(as []chatwoot.Attachment) bool {
+	for _, a := range as {
+		if a.FileType == "audio" && a.DataURL != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // guest returns the conversation's linked guest, resolving the contact

@@ -30,7 +30,10 @@ type OutboxEntry struct {
 	Language         string          `json:"language,omitempty"`
 	HandoffReason    string          `json:"handoff_reason,omitempty"`
 	Citations        json.RawMessage `json:"citations"`
-	PostedAt         time.Time       `json:"posted_at"`
+	// VoiceClipID is the spoken reply posted with the text (voice_clips).
+	VoiceClipID string    `json:"voice_clip_id,omitempty"`
+	VoiceError  string    `json:"voice_error,omitempty"`
+	PostedAt    time.Time `json:"posted_at"`
 }
 
 // OutboxQuery selects outbox entries.
@@ -61,7 +64,7 @@ func Outbox(ctx context.Context, db *pgxpool.Pool, q OutboxQuery) ([]OutboxEntry
 		e := OutboxEntry{
 			ReplyID: r.ID, AccountID: r.AccountID, ConversationID: r.ConversationID, InboundMessageID: r.InboundMessageID,
 			Mode: r.Mode, Private: r.Private(), Content: r.PostedContent(), Language: r.Language,
-			HandoffReason: r.HandoffReason, Citations: r.Citations,
+			HandoffReason: r.HandoffReason, Citations: r.Citations, VoiceClipID: r.VoiceClipID, VoiceError: r.VoiceError,
 		}
 		if r.PostedAt != nil {
 			e.PostedAt = *r.PostedAt

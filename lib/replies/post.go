@@ -2,6 +2,7 @@ package replies
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,7 +38,15 @@ type Poster struct {
 	Chat *chatwoot.Client
 	// Policy is the reply job's; its MaxAttempts tells the last attempt.
 	Policy jobs.Policy
+	// Synthesize, when set, is the job that speaks a want_audio answer
+	// (tts) before it is posted; tts re-queues the reply job when the clip
+	// is stored or synthesis failed. Zero: such replies go as text.
+	Synthesize jobs.Kind
+	Invoker    jobs.Invoker
 }
+
+// StatusAwaitingAudio: the reply waits for its spoken clip (tts).
+const StatusAwaitingAudio = "awaiting_audio"
 
 // Result is what Post did, for the job's response.
 type Result struct {
@@ -128,12 +137,25 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 		if reason != "" {
 			return p.drop(ctx, r, reason)
 		}
+		if r.WantAudio && r.Mode == Auto && p.Synthesize.Name != "" && (r.VoiceStatus == "" || r.VoiceStatus == "pending") {
+			return p.awaitAudio(ctx, r)
+		}
 		if chat == nil {
 			return p.keepLocal(ctx, r)
 		}
 		p.typing(ctx, chat, r, true)
 		defer p.typing(ctx, chat, r, false)
-		msg, err := chat.PostMessage(ctx, r.ConversationID, chatwoot.NewMessage{Content: r.PostedContent(), Private: r.Private()})
+		m := chatwoot.NewMessage{Content: r.PostedContent(), Private: r.Private()}
+		if r.VoiceClipID != "" && r.Mode == Auto {
+			f, err := p.clip(ctx, r.VoiceClipID)
+			if err != nil {
+				return res, err
+			}
+			if f != nil {
+				m.Attachments = []chatwoot.File{*f}
+			}
+		}
+		msg, err := chat.PostMessage(ctx, r.ConversationID, m)
 		if err != nil {
 			return p.fail(ctx, r, job, err)
 		}
@@ -325,4 +347,48 @@ func (p *Poster) finish(ctx context.Context, r Reply, status string) error {
 		return fault.Wrap(fault.Unavailable, fmt.Errorf("record reply %s posted: %w", r.ID, err), "database unavailable")
 	}
 	return nil
+}
+
+// awaitAudio hands a want_audio answer to tts once: it marks the reply's
+// voice pending and queues the synthesize job; tts re-queues the reply.
+func (p *Poster) awaitAudio(ctx context.Context, r Reply) (Result, error) {
+	res := Result{ReplyID: r.ID, Mode: r.Mode, Status: StatusAwaitingAudio}
+	if r.VoiceStatus == "pending" {
+		return res, nil // the synthesize job is queued; redrive runs it
+	}
+	var j jobs.Job
+	err := pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "UPDATE replies SET voice_status = 'pending' WHERE id = $1 AND status = 'pending' AND voice_status IS NULL", r.ID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		j, err = jobs.Enqueue(ctx, tx, p.Synthesize, Subject(r.ID), logging.Trace(ctx))
+		return err
+	})
+	if err != nil {
+		return Result{}, fault.Wrap(fault.Unavailable, fmt.Errorf("queue speech of reply %s: %w", r.ID, err), "database unavailable")
+	}
+	if j.ID != "" && p.Invoker != nil {
+		jobs.Dispatch(ctx, p.Invoker, []jobs.Job{j})
+	}
+	logging.From(ctx).Info().Msg("reply waits for its spoken clip")
+	return res, nil
+}
+
+// clip loads a spoken reply's audio; nil when it expired meanwhile.
+func (p *Poster) clip(ctx context.Context, id string) (*chatwoot.File, error) {
+	var f chatwoot.File
+	err := p.DB.QueryRow(ctx, "SELECT content_type, bytes FROM voice_clips WHERE id = $1", id).Scan(&f.ContentType, &f.Data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, fmt.Errorf("load clip of reply: %w", err), "database unavailable")
+	}
+	ext := "mp3"
+	if strings.Contains(f.ContentType, "ogg") {
+		ext = "ogg"
+	}
+	f.Name = "reply." + ext
+	return &f, nil
 }

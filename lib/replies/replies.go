@@ -71,6 +71,11 @@ type Reply struct {
 	Provenance       json.RawMessage // JSON object; nil is {}
 	HandoffReason    string
 	WantAudio        bool
+	// Set by tts: the spoken reply's clip, and pending, ready or failed
+	// with the reason (the text is posted alone then).
+	VoiceClipID string
+	VoiceStatus string
+	VoiceError  string
 
 	// Set by chatwoot-reply.
 	Status            string
@@ -145,14 +150,15 @@ func IDFromSubject(subject string) (string, error) {
 
 const selectReply = `SELECT id::text, account_id, conversation_id, inbound_message_id, mode, content,
 	COALESCE(language, ''), citations, provenance, COALESCE(handoff_reason, ''), want_audio, status,
-	COALESCE(drop_reason, ''), COALESCE(chatwoot_message_id, 0), created_at, posted_at FROM replies`
+	COALESCE(drop_reason, ''), COALESCE(chatwoot_message_id, 0), created_at, posted_at,
+	COALESCE(voice_clip_id::text, ''), COALESCE(voice_status, ''), COALESCE(voice_error, '') FROM replies`
 
 func scanReply(row pgx.Row) (Reply, error) {
 	var r Reply
 	var mode string
 	err := row.Scan(&r.ID, &r.AccountID, &r.ConversationID, &r.InboundMessageID, &mode, &r.Content, &r.Language,
 		&r.Citations, &r.Provenance, &r.HandoffReason, &r.WantAudio, &r.Status, &r.DropReason, &r.ChatwootMessageID,
-		&r.CreatedAt, &r.PostedAt)
+		&r.CreatedAt, &r.PostedAt, &r.VoiceClipID, &r.VoiceStatus, &r.VoiceError)
 	r.Mode = Mode(mode)
 	return r, err
 }

@@ -1,0 +1,66 @@
+// Package function is the tts OpenFaaS function, a job-driven step: for a
+// reply that wants audio (synthesize job from chatwoot-reply) it speaks the
+// text (Azure Speech when configured, else flite or espeak-ng and ffmpeg),
+// OGG/Opus for WhatsApp and MP3 otherwise, stores the clip with its expiry
+// and queues the reply job again; on failure the reply goes as text alone.
+// See lib/voice.
+package function
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/speech"
+	"github.com/harborstays/concierge/lib/step"
+	"github.com/harborstays/concierge/lib/voice"
+)
+
+// Name is the function's name in stack.yml.
+const Name = "tts"
+
+// budget bounds one job inside the function's 120 s timeout (stack.yml).
+const budget = 100 * time.Second
+
+var entry = fnenv.NewEntry(Name, New)
+
+// Init builds the function from the environment; the template calls it at start.
+func Init() error { return entry.Init() }
+
+// Handle is the OpenFaaS entry point.
+func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
+
+// New builds the handler from env.
+func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+	engines, err := speech.FromConfig(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	ttl := env.Config.Duration(voice.TTL)
+	if err := env.Config.Err(); err != nil {
+		return nil, err
+	}
+	env.Log.Info().Str("provider", engines.Provider).Msg("text-to-speech ready")
+	s := &voice.Speaker{DB: env.DB, Synth: engines.Synthesizer, Provider: engines.Provider, Invoker: env.Invoker,
+		TTL: ttl, Policy: voice.Policy, Now: env.Now}
+	return func(req handler.Request) (handler.Response, error) {
+		if err := endpoint.Method(req, http.MethodPost); err != nil {
+			return endpoint.Error(err), nil
+		}
+		return step.Run(env.DB, voice.Policy, req, func(ctx context.Context, job jobs.Claimed) (any, error) {
+			if job.Kind != voice.SynthesizeJob.Name {
+				return nil, fault.New(fault.Permanent, "tts does not handle %q jobs", job.Kind)
+			}
+			ctx, cancel := context.WithTimeout(ctx, budget)
+			defer cancel()
+			return s.Run(ctx, job)
+		}), nil
+	}, nil
+}

@@ -1,0 +1,41 @@
+package voice
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/harborstays/concierge/lib/fault"
+)
+
+// A signed webhook may still name any address: stt fetches only from the
+// Chatwoot server (and the configured hosts), following its redirects.
+func TestDownloadOnlyFromAllowedHosts(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/ogg")
+		w.Write([]byte("OggS"))
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, tt := range []struct {
+		allowed []string
+		url     string
+		ok      bool
+	}{
+		{nil, srv.URL + "/a.ogg", true},
+		{[]string{host}, srv.URL + "/a.ogg", true},
+		{[]string{"chatwoot.example.com"}, srv.URL + "/a.ogg", false},
+		{[]string{host}, "file:///etc/passwd", false},
+	} {
+		l := &Listener{HTTP: NewHTTPClient(0), AllowedHosts: tt.allowed}
+		_, err := l.download(context.Background(), tt.url)
+		if tt.ok && err != nil {
+			t.Errorf("%v %s: %v", tt.allowed, tt.url, err)
+		}
+		if !tt.ok && fault.KindOf(err) != fault.Invalid {
+			t.Errorf("%v %s: %v, want an invalid-input refusal", tt.allowed, tt.url, err)
+		}
+	}
+}

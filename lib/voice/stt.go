@@ -1,0 +1,283 @@
+package voice
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/harborstays/concierge/lib/chatwoot"
+	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/speech"
+)
+
+// NotePrefix starts the private note that carries a transcript.
+const NotePrefix = "Voice message transcript: "
+
+// maxRedirects bounds the redirects of a download (Chatwoot's ActiveStorage
+// answers data_url with one redirect to the blob).
+const maxRedirects = 5
+
+// downloadTypes are the Content-Types a voice note may be served with;
+// ffprobe checks the bytes after.
+var downloadTypes = []string{"audio/", "video/ogg", "video/webm", "video/mp4", "video/3gpp", "application/ogg", "application/octet-stream", "binary/octet-stream"}
+
+// Listener is the stt step: it transcribes one guest voice message.
+type Listener struct {
+	DB      *pgxpool.Pool
+	Engines speech.Engines
+	// Chat posts the transcript note; nil keeps it local (the transcript is
+	// in messages.transcript).
+	Chat    *chatwoot.Client
+	Invoker jobs.Invoker
+	HTTP    *http.Client
+	TTL     time.Duration
+	// AnswerJob and AnswerSubject queue the answer (jobs.Answer and
+	// bot.ConversationSubject).
+	AnswerJob     jobs.Kind
+	AnswerSubject func(account, conversation int64) string
+	Policy        jobs.Policy
+	Now           func() time.Time
+	// AllowedHosts, when set, are the only hosts a data_url may name (the
+	// Chatwoot server's, and VOICE_DOWNLOAD_HOSTS): a signed webhook still
+	// must not make stt fetch arbitrary addresses. Redirects from them (to
+	// the blob store) are followed.
+	AllowedHosts []string
+}
+
+// Heard is the outcome of a transcribe job.
+type Heard struct {
+	Status   string `json:"status"` // transcribed, failed, already
+	Provider string `json:"provider,omitempty"`
+	Chars    int    `json:"chars,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Note     bool   `json:"note,omitempty"` // the transcript note was posted to Chatwoot
+}
+
+// NewHTTPClient is the downloader: redirects followed up to a bound.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		return nil
+	}}
+}
+
+type storedMessage struct {
+	conversation int64
+	attachments  []chatwoot.Attachment
+	done         bool
+}
+
+// Run handles a claimed transcribe job.
+func (l *Listener) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
+	account, id, err := ParseMessageSubject(job.Subject)
+	if err != nil {
+		return Heard{}, err
+	}
+	log := logging.From(ctx).With().Int64("account_id", account).Int64("message_id", id).Logger()
+	ctx = logging.WithLogger(ctx, log)
+	m, err := l.load(ctx, account, id)
+	if err != nil {
+		return Heard{}, err
+	}
+	if m.done {
+		// An earlier attempt stored the outcome; make sure the answer runs.
+		return Heard{Status: "already"}, l.queueAnswer(ctx, account, m.conversation)
+	}
+	var audio *chatwoot.Attachment
+	for i := range m.attachments {
+		if m.attachments[i].FileType == "audio" && m.attachments[i].DataURL != "" {
+			audio = &m.attachments[i]
+			break
+		}
+	}
+	if audio == nil {
+		return l.failed(ctx, account, id, m.conversation, fault.New(fault.Invalid, speech.ReasonEmpty))
+	}
+	raw, err := l.download(ctx, audio.DataURL)
+	var wav []byte
+	var dur time.Duration
+	if err == nil {
+		wav, dur, err = l.Engines.Tools.ToWAV16k(ctx, raw, l.Engines.Limits)
+	}
+	var tr speech.Transcript
+	if err == nil {
+		tr, err = l.Engines.Transcriber.Transcribe(ctx, wav, "")
+	}
+	if err == nil && strings.TrimSpace(tr.Text) == "" {
+		err = fault.New(fault.Invalid, "no speech was recognised in the voice message")
+	}
+	if err != nil {
+		if fault.Retryable(err) && job.Attempt < l.Policy.MaxAttempts {
+			return Heard{}, err
+		}
+		return l.failed(ctx, account, id, m.conversation, err)
+	}
+	h := Heard{Status: "transcribed", Provider: tr.Provider, Chars: len(tr.Text)}
+	// The note first: a retry after a failed note posts it again rather
+	// than never (the transcript is stored only once it is out).
+	if l.Chat != nil {
+		if _, err := l.Chat.ForAccount(account).PostMessage(ctx, m.conversation,
+			chatwoot.NewMessage{Content: NotePrefix + tr.Text, Private: true}); err != nil {
+			if fault.Retryable(err) && job.Attempt < l.Policy.MaxAttempts {
+				return Heard{}, err
+			}
+			log.Warn().Err(err).Msg("transcript note not posted")
+		} else {
+			h.Note = true
+		}
+	}
+	var answer jobs.Job
+	err = pgx.BeginFunc(ctx, l.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE messages SET transcript = $3, voice_error = NULL WHERE account_id = $1 AND id = $2",
+			account, id, tr.Text); err != nil {
+			return err
+		}
+		if _, err := StoreClip(ctx, tx, Clip{Kind: KindInput, AccountID: account, ConversationID: m.conversation, MessageID: id,
+			ContentType: contentTypeOf(audio), Bytes: raw, Duration: dur, Transcript: tr.Text, Provider: tr.Provider,
+			ExpiresAt: l.Now().Add(l.TTL)}); err != nil {
+			return err
+		}
+		answer, err = l.enqueueAnswer(ctx, tx, account, m.conversation)
+		return err
+	})
+	if err != nil {
+		return Heard{}, fault.Wrap(fault.Unavailable, fmt.Errorf("store transcript: %w", err), "database unavailable")
+	}
+	jobs.Dispatch(ctx, l.Invoker, []jobs.Job{answer})
+	log.Info().Str("provider", tr.Provider).Int("chars", len(tr.Text)).Dur("audio", dur).Msg("voice message transcribed")
+	return h, nil
+}
+
+func contentTypeOf(a *chatwoot.Attachment) string {
+	if a.ContentType != "" {
+		return a.ContentType
+	}
+	if t := mime.TypeByExtension("." + a.Extension); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+func (l *Listener) load(ctx context.Context, account, id int64) (storedMessage, error) {
+	var m storedMessage
+	var raw []byte
+	err := l.DB.QueryRow(ctx, `SELECT conversation_id, attachments, transcript IS NOT NULL OR voice_error IS NOT NULL
+		FROM messages WHERE account_id = $1 AND id = $2`, account, id).Scan(&m.conversation, &raw, &m.done)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, fault.New(fault.NotFound, "no message %d:%d", account, id)
+	}
+	if err != nil {
+		return m, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	if err := json.Unmarshal(raw, &m.attachments); err != nil {
+		return m, fault.Wrap(fault.Permanent, err, "stored attachments are not JSON")
+	}
+	return m, nil
+}
+
+// failed records why the message could not be transcribed and queues the
+// answer, which explains it to the guest or hands off: never silence.
+func (l *Listener) failed(ctx context.Context, account, id, conv int64, cause error) (Heard, error) {
+	reason := ErrFailedPrefix + fault.Public(cause)
+	if fault.KindOf(cause) == fault.Invalid {
+		reason = ErrInvalidPrefix + fault.Public(cause)
+	}
+	logging.From(ctx).Warn().Err(cause).Str("reason", reason).Msg("voice message not transcribed")
+	var answer jobs.Job
+	err := pgx.BeginFunc(ctx, l.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE messages SET voice_error = $3 WHERE account_id = $1 AND id = $2 AND transcript IS NULL",
+			account, id, reason); err != nil {
+			return err
+		}
+		var err error
+		answer, err = l.enqueueAnswer(ctx, tx, account, conv)
+		return err
+	})
+	if err != nil {
+		return Heard{}, fault.Wrap(fault.Unavailable, fmt.Errorf("record voice error: %w", err), "database unavailable")
+	}
+	jobs.Dispatch(ctx, l.Invoker, []jobs.Job{answer})
+	return Heard{Status: "failed", Reason: reason}, nil
+}
+
+// queueAnswer enqueues the conversation's answer job in its own
+// transaction and invokes it.
+func (l *Listener) queueAnswer(ctx context.Context, account, conv int64) error {
+	var j jobs.Job
+	err := pgx.BeginFunc(ctx, l.DB, func(tx pgx.Tx) error {
+		var err error
+		j, err = l.enqueueAnswer(ctx, tx, account, conv)
+		return err
+	})
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	jobs.Dispatch(ctx, l.Invoker, []jobs.Job{j})
+	return nil
+}
+
+func (l *Listener) enqueueAnswer(ctx context.Context, tx pgx.Tx, account, conv int64) (jobs.Job, error) {
+	return jobs.Enqueue(ctx, tx, l.AnswerJob, l.AnswerSubject(account, conv), logging.Trace(ctx))
+}
+
+// download fetches data_url within the size limit.
+func (l *Listener) download(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
+		return nil, fault.New(fault.Invalid, "the voice message has no valid download address")
+	}
+	if len(l.AllowedHosts) > 0 && !slices.ContainsFunc(l.AllowedHosts, func(h string) bool { return strings.EqualFold(h, req.URL.Host) }) {
+		return nil, fault.New(fault.Invalid, "the voice message's download address is not on the Chatwoot server")
+	}
+	res, err := l.HTTP.Do(req)
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, err, "the voice message could not be downloaded")
+	}
+	defer res.Body.Close()
+	switch {
+	case res.StatusCode == http.StatusNotFound || res.StatusCode == http.StatusGone || res.StatusCode == http.StatusForbidden:
+		return nil, fault.New(fault.Invalid, "the voice message is no longer available (HTTP %d)", res.StatusCode)
+	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
+		return nil, fault.New(fault.Unavailable, "the voice message could not be downloaded (HTTP %d)", res.StatusCode)
+	case res.StatusCode != http.StatusOK:
+		return nil, fault.New(fault.Permanent, "the voice message could not be downloaded (HTTP %d)", res.StatusCode)
+	}
+	ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	ok := ct == ""
+	for _, p := range downloadTypes {
+		ok = ok || strings.HasPrefix(ct, p)
+	}
+	if !ok {
+		return nil, fault.New(fault.Invalid, "%s (%s)", speech.ReasonUnsupported, ct)
+	}
+	max := l.Engines.Limits.MaxBytes
+	if max > 0 && res.ContentLength > max {
+		return nil, fault.New(fault.Invalid, "%s (%d bytes, limit %d)", speech.ReasonTooLarge, res.ContentLength, max)
+	}
+	r := io.Reader(res.Body)
+	if max > 0 {
+		r = io.LimitReader(res.Body, max+1)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, err, "the voice message could not be downloaded")
+	}
+	if max > 0 && int64(len(b)) > max {
+		return nil, fault.New(fault.Invalid, "%s (limit %d bytes)", speech.ReasonTooLarge, max)
+	}
+	return b, nil
+}
