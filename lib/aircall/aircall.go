@@ -99,28 +99,39 @@ func (h *Hook) authorized(token string) bool {
 	return token != "" && ok == 1
 }
 
+// parsed is a validated delivery: the envelope and, for call and contact
+// events, the resource, decoded once.
+type parsed struct {
+	Event
+	call    *Call
+	contact *Contact
+}
+
 // Decode parses and validates a delivery body without checking the token.
 func Decode(body []byte) (Event, error) {
 	var ev Event
 	if err := endpoint.Unmarshal(body, &ev); err != nil {
 		return ev, err
 	}
+	p, err := check(ev)
+	return p.Event, err
+}
+
+// check validates the envelope and decodes the resource it carries.
+func check(ev Event) (parsed, error) {
+	p := parsed{Event: ev}
 	if err := endpoint.Validate(ev); err != nil {
-		return ev, err
+		return p, err
 	}
 	switch {
 	case ev.Resource == "call" || strings.HasPrefix(ev.Event, "call."):
-		var c Call
-		if err := decodeData(ev.Data, &c); err != nil {
-			return ev, err
-		}
+		p.call = &Call{}
+		return p, decodeData(ev.Data, p.call)
 	case ev.Resource == "contact" || strings.HasPrefix(ev.Event, "contact."):
-		var c Contact
-		if err := decodeData(ev.Data, &c); err != nil {
-			return ev, err
-		}
+		p.contact = &Contact{}
+		return p, decodeData(ev.Data, p.contact)
 	}
-	return ev, nil
+	return p, nil
 }
 
 // decodeData validates a resource and names failing fields under "data.".
@@ -138,20 +149,26 @@ func prefix(err error) error {
 	return err
 }
 
-// Receive authenticates, validates and stores one delivery.
+// Receive authenticates, validates and stores one delivery. The body is
+// decoded once (envelope, then the resource); the token is checked before
+// validation, so an unauthenticated caller learns nothing about what a
+// valid payload looks like.
 func (h *Hook) Receive(ctx context.Context, body []byte) (webhook.Outcome, error) {
-	var env struct {
-		Token string `json:"token"`
-	}
-	if err := endpoint.Unmarshal(body, &env); err != nil {
+	var ev Event
+	if err := endpoint.Unmarshal(body, &ev); err != nil {
+		// A wrong envelope from a caller without the token is still a 401.
+		var t struct {
+			Token string `json:"token"`
+		}
+		if json.Unmarshal(body, &t) == nil && !h.authorized(t.Token) {
+			return "", fault.New(fault.Unauthorized, "invalid webhook token")
+		}
 		return "", err
 	}
-	// Authenticate before validating, so an unauthenticated caller learns
-	// nothing about what a valid payload looks like.
-	if !h.authorized(env.Token) {
+	if !h.authorized(ev.Token) {
 		return "", fault.New(fault.Unauthorized, "invalid webhook token")
 	}
-	ev, err := Decode(body)
+	p, err := check(ev)
 	if err != nil {
 		return "", err
 	}
@@ -160,18 +177,14 @@ func (h *Hook) Receive(ctx context.Context, body []byte) (webhook.Outcome, error
 	d := webhook.Delivery{
 		Source:    "aircall",
 		EventType: ev.Event,
-		DedupeKey: dedupeKey(ev),
+		DedupeKey: dedupeKey(p),
 		Payload:   body,
 	}
 	switch {
-	case strings.HasPrefix(ev.Event, "call."):
-		var c Call
-		_ = json.Unmarshal(ev.Data, &c)
-		d.Writes = []webhook.Write{h.callWrite(ev, c)}
-	case strings.HasPrefix(ev.Event, "contact."):
-		var c Contact
-		_ = json.Unmarshal(ev.Data, &c)
-		d.Writes = []webhook.Write{h.contactWrite(ev, c)}
+	case strings.HasPrefix(ev.Event, "call.") && p.call != nil:
+		d.Writes = []webhook.Write{h.callWrite(ev, *p.call)}
+	case strings.HasPrefix(ev.Event, "contact.") && p.contact != nil:
+		d.Writes = []webhook.Write{h.contactWrite(ev, *p.contact)}
 	}
 	out, err := h.Store.Receive(ctx, d)
 	if err == nil {
@@ -183,16 +196,25 @@ func (h *Hook) Receive(ctx context.Context, body []byte) (webhook.Outcome, error
 // dedupeKey identifies a delivery: event, resource id and timestamp, plus
 // a digest of the data so two different events in the same second differ.
 // Whitespace is compacted first so a re-serialised retry still matches.
-func dedupeKey(ev Event) string {
+func dedupeKey(p parsed) string {
 	var compact bytes.Buffer
-	if err := json.Compact(&compact, ev.Data); err != nil {
-		compact.Write(ev.Data)
+	if err := json.Compact(&compact, p.Data); err != nil {
+		compact.Write(p.Data)
 	}
-	var id struct {
-		ID json.Number `json:"id"`
+	var id string
+	switch {
+	case p.call != nil:
+		id = strconv.FormatInt(p.call.ID, 10)
+	case p.contact != nil:
+		id = strconv.FormatInt(p.contact.ID, 10)
+	default:
+		var v struct {
+			ID json.Number `json:"id"`
+		}
+		_ = json.Unmarshal(p.Data, &v)
+		id = v.ID.String()
 	}
-	_ = json.Unmarshal(ev.Data, &id)
-	return ev.Event + ":" + id.ID.String() + ":" + strconv.FormatInt(ev.Timestamp, 10) + ":" + webhook.BodyKey(compact.Bytes())[:16]
+	return p.Event.Event + ":" + id + ":" + strconv.FormatInt(p.Timestamp, 10) + ":" + webhook.BodyKey(compact.Bytes())[:16]
 }
 
 // statusRank breaks ties between events of the same second: a call only

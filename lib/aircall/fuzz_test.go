@@ -26,6 +26,7 @@ func FuzzDecode(f *testing.F) {
 		if ev.Event == "" || ev.Resource == "" || ev.Timestamp <= 0 {
 			t.Fatalf("accepted an envelope without event, resource or timestamp: %q", body)
 		}
-		_ = dedupeKey(ev)
+		p, _ := check(ev)
+		_ = dedupeKey(p)
 	})
 }
