@@ -1,10 +1,12 @@
-// Package function is the aircall-hook OpenFaaS function: Aircall call and
-// contact webhooks in, stored rows and vectorize jobs out.
+// Package function is the aircall-hook OpenFaaS function: Aircall call,
+// contact and AI Assist (transcript, summary) webhooks in; stored rows,
+// vectorize jobs and delayed transcribe-call jobs (stt) out.
 package function
 
 import (
 	"context"
 	"net/http"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -36,6 +38,12 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	}
 	hook, err := aircall.NewHook(&webhook.Store{DB: env.DB, Invoker: env.Invoker}, tokens, env.Config.String(config.PhoneRegion))
 	if err != nil {
+		return nil, err
+	}
+	if env.Config.Bool(aircall.SelfTranscribe) {
+		hook.TranscribeAfter = max(env.Config.Duration(aircall.TranscriptWait), time.Second)
+	}
+	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
 	return func(req handler.Request) (handler.Response, error) {

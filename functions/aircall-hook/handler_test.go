@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fixtures"
@@ -113,8 +114,11 @@ func TestRetriedDeliveryStoredOnce(t *testing.T) {
 	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", ""); n != 1 {
 		t.Errorf("webhook_events = %d, want 1", n)
 	}
-	if n := dbtest.Count(t, h.DB.Pool, "jobs", ""); n != 1 {
-		t.Errorf("jobs = %d, want 1", n)
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'vectorize'"); n != 1 {
+		t.Errorf("vectorize jobs = %d, want 1", n)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'transcribe-call'"); n != 1 {
+		t.Errorf("transcribe-call jobs = %d, want 1", n)
 	}
 	if n := len(h.Invoked.Calls()); n != 1 {
 		t.Errorf("invocations = %d, want 1", n)
@@ -147,6 +151,8 @@ func TestOlderEventNeverRegresses(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	ended := string(fixtures.Read("aircall/call.ended.json"))
+	transcript := string(fixtures.Read("local/aircall.transcription.created.json"))
+	summary := string(fixtures.Read("local/aircall.summary.created.json"))
 	big := `{"resource":"call","event":"call.ended","timestamp":1,"token":"` + fixtures.AircallToken + `","data":{"id":1,"pad":"` + strings.Repeat("x", 70000) + `"}}`
 	tests := []struct {
 		name     string
@@ -168,6 +174,10 @@ func TestBadInput(t *testing.T) {
 		{"too large", "POST", big, 413, "too large", 0},
 		{"GET", "GET", ``, 405, "POST", 0},
 		{"unknown event", "POST", string(fixtures.Read("local/aircall.user.created.json")), 200, "ignored", 1},
+		{"unused AI Assist event", "POST", string(fixtures.Read("local/aircall.sentiment.created.json")), 200, "ignored", 1},
+		{"transcript without call id", "POST", strings.Replace(transcript, `"call_id": "1843377012",`, "", 1), 400, "data.call_id", 0},
+		{"transcript for a call id that is no number", "POST", strings.Replace(transcript, `"call_id": "1843377012"`, `"call_id": "abc"`, 1), 400, "data.call_id", 0},
+		{"summary without content", "POST", strings.Replace(summary, `"content": "The guest`, `"contents": "The guest`, 1), 400, "data.content", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,5 +222,112 @@ func TestLogsCarryTraceButNoPII(t *testing.T) {
 	calls := h.Invoked.Calls()
 	if len(calls) != 1 || calls[0].Header.Get("X-Trace-Id") != "trace-from-aircall-test" {
 		t.Fatalf("async hop did not carry the trace id: %+v", calls)
+	}
+}
+
+// AI Assist events arrive in any order with the call's own events: the
+// transcript and summary end up on the call either way, the call's fields
+// are not disturbed, and the call is re-indexed.
+func TestAIAssistInsightsAttachToCall(t *testing.T) {
+	insights := []string{"local/aircall.transcription.created.json", "local/aircall.summary.created.json"}
+	calls := []string{"aircall/call.created.json", "aircall/call.ended.json"}
+	for _, tc := range []struct {
+		name  string
+		order []string
+	}{
+		{"call first", append(append([]string{}, calls...), insights...)},
+		{"insights first", append(append([]string{}, insights...), calls...)},
+		{"interleaved", []string{insights[1], calls[0], insights[0], calls[1]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := start(t)
+			for _, name := range tc.order {
+				if code, body := h.Post(t, fixtures.Read(name), nil); code != http.StatusOK || !strings.Contains(body, "stored") {
+					t.Fatalf("%s: %d %s", name, code, body)
+				}
+			}
+			var transcript, source, summary, status, phone, event string
+			var lang *string
+			err := h.DB.Pool.QueryRow(context.Background(), `SELECT transcript, transcript_source, transcript_language, summary,
+				status, phone_e164, last_event FROM calls WHERE id = 1843377012`).
+				Scan(&transcript, &source, &lang, &summary, &status, &phone, &event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(transcript, "Agent: Harbor Stays guest line") || !strings.Contains(transcript, "\nGuest: Hi, it's Jordan Avery.") ||
+				source != "aircall" || lang == nil || *lang != "en-US" {
+				t.Errorf("transcript %q from %s in %v", transcript, source, lang)
+			}
+			if !strings.HasPrefix(summary, "The guest lands around noon") {
+				t.Errorf("summary %q", summary)
+			}
+			if status != "done" || phone != "+15555550142" || event != "call.ended" {
+				t.Errorf("call fields after insights: %s %s %s", status, phone, event)
+			}
+			// The transcript arrived before our own transcription was due:
+			// none is queued, or the one queued finds it and does nothing.
+			if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'vectorize' AND subject = 'call:1843377012'"); n < 1 {
+				t.Errorf("no vectorize job for the call")
+			}
+			if tc.name == "insights first" {
+				if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'transcribe-call'"); n != 0 {
+					t.Errorf("transcribe-call jobs = %d for a call with Aircall's transcript", n)
+				}
+			}
+			// A retried insight changes nothing.
+			code, body := h.Post(t, fixtures.Read(insights[0]), nil)
+			if code != http.StatusOK || !strings.Contains(body, "duplicate") {
+				t.Errorf("retried transcript: %d %s", code, body)
+			}
+		})
+	}
+}
+
+func TestRecordedCallQueuesDelayedTranscription(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		posts  []string
+		jobs   int
+		waitLo time.Duration
+	}{
+		{"recorded call without transcript", nil, []string{"aircall/call.ended.json"}, 1, 9 * time.Minute},
+		{"configured wait", map[string]string{"CALL_TRANSCRIPT_WAIT": "30m"}, []string{"aircall/call.ended.json"}, 1, 29 * time.Minute},
+		{"switched off", map[string]string{"CALL_TRANSCRIBE": "false"}, []string{"aircall/call.ended.json"}, 0, 0},
+		{"not ended yet", nil, []string{"aircall/call.created.json"}, 0, 0},
+		{"voicemail", nil, []string{"aircall/call.voicemail_left.json"}, 1, 9 * time.Minute},
+		{"Aircall's transcript came first", nil, []string{"local/aircall.transcription.created.json", "aircall/call.ended.json"}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"AIRCALL_WEBHOOK_TOKEN": fixtures.AircallToken}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			h := fntest.Start(t, Name, New, env)
+			for _, name := range tc.posts {
+				if code, body := h.Post(t, fixtures.Read(name), nil); code != http.StatusOK {
+					t.Fatalf("%s: %d %s", name, code, body)
+				}
+			}
+			if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'transcribe-call' AND function = 'stt' AND status = 'pending'"); n != tc.jobs {
+				t.Fatalf("transcribe-call jobs = %d, want %d", n, tc.jobs)
+			}
+			for _, c := range h.Invoked.Calls() {
+				if c.Function == "stt" {
+					t.Errorf("the delayed job was invoked at once")
+				}
+			}
+			if tc.jobs == 0 {
+				return
+			}
+			var wait time.Duration
+			if err := h.DB.Pool.QueryRow(context.Background(),
+				"SELECT not_before - now() FROM jobs WHERE kind = 'transcribe-call'").Scan(&wait); err != nil {
+				t.Fatal(err)
+			}
+			if wait < tc.waitLo || wait > tc.waitLo+2*time.Minute {
+				t.Errorf("job due in %s, want about %s", wait, tc.waitLo+time.Minute)
+			}
+		})
 	}
 }

@@ -349,3 +349,60 @@ func TestWithModel(t *testing.T) {
 		}
 	})
 }
+
+// A typed question and a voice message sent together: the answer waits for
+// the transcript instead of answering past the voice message, and a voice
+// message whose transcription never ended is handed to a person.
+func TestVoiceBesideTextWaitsForTranscript(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// stt: what happens to the transcription before the answer runs again.
+		stt      func(t *testing.T, h *fntest.Harness)
+		wantMode string
+		want     string // in the reply's content or hand-off reason
+	}{
+		{"transcribed", func(t *testing.T, h *fntest.Harness) {
+			exec(t, h, "UPDATE messages SET transcript = 'Is there a washing machine in the apartment' WHERE id = 40215")
+			exec(t, h, "UPDATE jobs SET status = 'done' WHERE kind = 'transcribe'")
+			// stt queues the answer when it is done.
+			exec(t, h, "INSERT INTO jobs (kind, function, subject) VALUES ('answer', 'llm-query', 'conversation:1:1287')")
+		}, "auto", "Washer"},
+		{"transcription parked without an outcome", func(t *testing.T, h *fntest.Harness) {
+			exec(t, h, "UPDATE jobs SET status = 'failed' WHERE kind = 'transcribe'")
+			exec(t, h, "UPDATE jobs SET next_attempt_at = now() WHERE kind = 'answer'")
+		}, "handoff", "not transcribed in time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := start(t, nil)
+			h.Post(t, message(t, text(40212, "where do we park the car?")), nil)
+			h.Post(t, fixtures.Read("chatwoot/message_created.audio.json"), nil)
+			if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'transcribe' AND subject = 'message:1:40215'"); n != 1 {
+				t.Fatalf("transcribe jobs = %d", n)
+			}
+			out := answerJobs(t, h)
+			if len(out) != 1 || !strings.Contains(out[0], `"waiting"`) {
+				t.Fatalf("first answer run = %v, want waiting", out)
+			}
+			if rs := replies(t, h); len(rs) != 0 {
+				t.Fatalf("answered before the voice message was heard: %+v", rs)
+			}
+			// Waiting is not a failed attempt.
+			if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer' AND status = 'retrying' AND attempts = 0 AND last_error LIKE 'waiting:%'"); n != 1 {
+				t.Fatalf("snoozed answer jobs = %d", n)
+			}
+			tc.stt(t, h)
+			answerJobs(t, h)
+			rs := replies(t, h)
+			if len(rs) != 1 || rs[0].inbound != 40215 || rs[0].mode != tc.wantMode || !strings.Contains(rs[0].content+rs[0].reason, tc.want) {
+				t.Fatalf("replies = %+v, want one %s reply to 40215 holding %q", rs, tc.wantMode, tc.want)
+			}
+		})
+	}
+}
+
+func exec(t *testing.T, h *fntest.Harness, sql string) {
+	t.Helper()
+	if _, err := h.DB.Pool.Exec(context.Background(), sql); err != nil {
+		t.Fatal(err)
+	}
+}

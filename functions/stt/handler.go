@@ -3,7 +3,9 @@
 // audio, transcodes it to 16 kHz mono, transcribes it (Azure Speech when
 // configured, else pocketsphinx), stores the transcript, posts it as a
 // private note and queues the conversation's answer, which asks for a
-// spoken reply. See lib/voice.
+// spoken reply. For a recorded call that Aircall AI Assist did not
+// transcribe (transcribe-call job from aircall-hook, delayed), it
+// transcribes the recording and re-indexes the call. See lib/voice.
 package function
 
 import (
@@ -33,8 +35,12 @@ var downloadHosts = config.Register(config.Setting{Name: "VOICE_DOWNLOAD_HOSTS",
 // Name is the function's name in stack.yml.
 const Name = "stt"
 
-// budget bounds one job inside the function's 120 s timeout (stack.yml).
-const budget = 100 * time.Second
+// Budgets bound one job inside the function's 600 s timeout (stack.yml):
+// a guest waits for a voice message's answer, a call recording may be long.
+const (
+	budget     = 100 * time.Second
+	callBudget = 540 * time.Second
+)
 
 var entry = fnenv.NewEntry(Name, New)
 
@@ -66,17 +72,36 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if u, err := url.Parse(env.Config.String(chatwoot.SettingURL)); err == nil && clients.Replies != nil {
 		l.AllowedHosts = append(env.Config.List(downloadHosts), u.Host)
 	}
+	calls := &voice.Calls{
+		DB: env.DB, Engines: engines, Invoker: env.Invoker, HTTP: voice.NewHTTPClient(2 * time.Minute), Policy: voice.CallPolicy,
+		Limits:    speech.Limits{MaxBytes: int64(env.Config.Int(voice.CallMaxBytes)), MaxDuration: env.Config.Duration(voice.CallMaxDuration)},
+		AircallID: env.Config.String(voice.AircallAPIID), AircallToken: env.Config.String(voice.AircallAPIToken),
+	}
+	if err := env.Config.Err(); err != nil {
+		return nil, err
+	}
+	policy := func(kind string) jobs.Policy {
+		if kind == jobs.TranscribeCall.Name {
+			return voice.CallPolicy
+		}
+		return voice.Policy
+	}
 	return func(req handler.Request) (handler.Response, error) {
 		if err := endpoint.Method(req, http.MethodPost); err != nil {
 			return endpoint.Error(err), nil
 		}
-		return step.Run(env.DB, voice.Policy, req, func(ctx context.Context, job jobs.Claimed) (any, error) {
-			if job.Kind != voice.TranscribeJob.Name {
-				return nil, fault.New(fault.Permanent, "stt does not handle %q jobs", job.Kind)
+		return step.RunFor(env.DB, policy, req, func(ctx context.Context, job jobs.Claimed) (any, error) {
+			switch job.Kind {
+			case voice.TranscribeJob.Name:
+				ctx, cancel := context.WithTimeout(ctx, budget)
+				defer cancel()
+				return l.Run(ctx, job)
+			case jobs.TranscribeCall.Name:
+				ctx, cancel := context.WithTimeout(ctx, callBudget)
+				defer cancel()
+				return calls.Run(ctx, job)
 			}
-			ctx, cancel := context.WithTimeout(ctx, budget)
-			defer cancel()
-			return l.Run(ctx, job)
+			return nil, fault.New(fault.Permanent, "stt does not handle %q jobs", job.Kind)
 		}), nil
 	}, nil
 }

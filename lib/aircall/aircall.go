@@ -1,7 +1,9 @@
 // Package aircall receives Aircall webhooks: it checks the body token,
 // stores the raw event under a derived dedupe key (Aircall sends no event
 // id), upserts calls and contacts so an older event never overwrites a newer
-// state, and queues the call for re-indexing.
+// state, attaches AI Assist transcripts and summaries to their call, and
+// queues the call for re-indexing (and, for a recorded call without
+// transcript, for our own transcription later).
 package aircall
 
 import (
@@ -17,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/identity"
@@ -69,11 +72,43 @@ type Contact struct {
 	} `json:"emails"`
 }
 
+// Insight is an AI Assist (conversation intelligence) resource:
+// transcription.created and summary.created carry the call's id, as a
+// string, and the content.
+type Insight struct {
+	CallID  json.RawMessage `json:"call_id"`
+	Content json.RawMessage `json:"content"`
+
+	callID int64
+	text   string
+	lang   string
+}
+
+// Events of AI Assist that Concierge stores; its other events (topics,
+// sentiments, action items, ...) are kept raw and ignored.
+const (
+	EventTranscription = "transcription.created"
+	EventSummary       = "summary.created"
+)
+
+// Settings of the call transcripts.
+var (
+	SelfTranscribe = config.Register(config.Setting{Name: "CALL_TRANSCRIBE", Default: "true",
+		Help: "transcribe a recorded call ourselves (stt) when Aircall AI Assist sends no transcript within CALL_TRANSCRIPT_WAIT", Used: "aircall-hook"})
+	TranscriptWait = config.Register(config.Setting{Name: "CALL_TRANSCRIPT_WAIT", Default: "10m",
+		Help: "how long after a recorded call ends to wait for Aircall's transcript before transcribing it ourselves (Aircall's recording links last about an hour)", Used: "aircall-hook"})
+)
+
 // Hook receives Aircall deliveries.
 type Hook struct {
 	Store  *webhook.Store
 	Region string
-	tokens [][32]byte
+	// TranscribeAfter, when positive, queues a delayed transcribe-call job
+	// (stt) for each recorded call that ended without a transcript; the job
+	// does nothing if Aircall's transcript arrived meanwhile. Zero leaves
+	// calls to Aircall AI Assist alone.
+	TranscribeAfter time.Duration
+	tokens          [][32]byte
 }
 
 // NewHook returns a Hook accepting any of tokens (several allow rotation).
@@ -105,6 +140,7 @@ type parsed struct {
 	Event
 	call    *Call
 	contact *Contact
+	insight *Insight
 }
 
 // Decode parses and validates a delivery body without checking the token.
@@ -130,8 +166,78 @@ func check(ev Event) (parsed, error) {
 	case ev.Resource == "contact" || strings.HasPrefix(ev.Event, "contact."):
 		p.contact = &Contact{}
 		return p, decodeData(ev.Data, p.contact)
+	case ev.Event == EventTranscription || ev.Event == EventSummary:
+		p.insight = &Insight{}
+		if err := endpoint.Unmarshal(ev.Data, p.insight); err != nil {
+			return p, prefix(err)
+		}
+		return p, p.insight.check(ev.Event)
 	}
 	return p, nil
+}
+
+// check validates an insight and reads its text.
+func (in *Insight) check(event string) error {
+	// A string per the contract; a number is accepted too.
+	raw := strings.Trim(string(in.CallID), `"`)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return fault.Field("data.call_id", "must be a call id")
+	}
+	in.callID = id
+	in.text, in.lang = insightText(in.Content, event == EventTranscription)
+	if strings.TrimSpace(in.text) == "" {
+		return fault.Field("data.content", "is required")
+	}
+	return nil
+}
+
+// insightText reads AI Assist content: plain text (a summary), or a
+// transcript object with speaker-separated utterances, which becomes one
+// "Guest: …" / "Agent: …" line per utterance so retrieval can tell who
+// promised what.
+func insightText(raw json.RawMessage, transcript bool) (text, lang string) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.TrimSpace(s), ""
+	}
+	type utterance struct {
+		Text            string `json:"text"`
+		ParticipantType string `json:"participant_type"`
+	}
+	var obj struct {
+		Language   string      `json:"language"`
+		Utterances []utterance `json:"utterances"`
+		Content    string      `json:"content"`
+		Text       string      `json:"text"`
+		Summary    string      `json:"summary"`
+	}
+	if json.Unmarshal(raw, &obj) != nil {
+		var us []utterance
+		if json.Unmarshal(raw, &us) != nil {
+			return "", ""
+		}
+		obj.Utterances = us
+	}
+	if len(obj.Utterances) == 0 {
+		return strings.TrimSpace(obj.Content + obj.Text + obj.Summary), obj.Language
+	}
+	var b strings.Builder
+	for _, u := range obj.Utterances {
+		t := strings.TrimSpace(u.Text)
+		if t == "" {
+			continue
+		}
+		who := "Agent"
+		if u.ParticipantType == "external" {
+			who = "Guest"
+		}
+		if transcript {
+			b.WriteString(who + ": ")
+		}
+		b.WriteString(t + "\n")
+	}
+	return strings.TrimSpace(b.String()), obj.Language
 }
 
 // decodeData validates a resource and names failing fields under "data.".
@@ -185,6 +291,8 @@ func (h *Hook) Receive(ctx context.Context, body []byte) (webhook.Outcome, error
 		d.Writes = []webhook.Write{h.callWrite(ev, *p.call)}
 	case strings.HasPrefix(ev.Event, "contact.") && p.contact != nil:
 		d.Writes = []webhook.Write{h.contactWrite(ev, *p.contact)}
+	case p.insight != nil:
+		d.Writes = []webhook.Write{insightWrite(ev, *p.insight)}
 	}
 	out, err := h.Store.Receive(ctx, d)
 	if err == nil {
@@ -207,6 +315,8 @@ func dedupeKey(p parsed) string {
 		id = strconv.FormatInt(p.call.ID, 10)
 	case p.contact != nil:
 		id = strconv.FormatInt(p.contact.ID, 10)
+	case p.insight != nil:
+		id = strconv.FormatInt(p.insight.callID, 10)
 	default:
 		var v struct {
 			ID json.Number `json:"id"`
@@ -263,10 +373,10 @@ func (h *Hook) callWrite(ev Event, c Call) webhook.Write {
 		Name: "call",
 		SQL: `INSERT INTO calls (id, call_uuid, direction, status, missed_call_reason, started_at, answered_at, ended_at,
 			duration, phone_e164, contact_id, agent_name, asset_url, has_recording, has_voicemail, comments, tags,
-			archived, raw, last_event, event_at, status_rank)
+			archived, raw, last_event, event_at, status_rank, recording_url)
 		SELECT @id, @call_uuid, @direction, @status, @missed, @started_at, @answered_at, @ended_at, @duration, @phone,
 			@contact_id, @agent, @asset, @has_recording, @has_voicemail, @comments, @tags, @archived, @raw, @event_type,
-			@event_at, @status_rank
+			@event_at, @status_rank, @recording
 		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
 			call_uuid = EXCLUDED.call_uuid, direction = EXCLUDED.direction, status = EXCLUDED.status,
@@ -274,13 +384,16 @@ func (h *Hook) callWrite(ev Event, c Call) webhook.Write {
 			answered_at = EXCLUDED.answered_at, ended_at = EXCLUDED.ended_at, duration = EXCLUDED.duration,
 			phone_e164 = EXCLUDED.phone_e164, contact_id = EXCLUDED.contact_id, agent_name = EXCLUDED.agent_name,
 			asset_url = COALESCE(EXCLUDED.asset_url, calls.asset_url),
+			recording_url = COALESCE(EXCLUDED.recording_url, calls.recording_url),
 			has_recording = EXCLUDED.has_recording OR calls.has_recording,
 			has_voicemail = EXCLUDED.has_voicemail OR calls.has_voicemail,
 			comments = EXCLUDED.comments, tags = EXCLUDED.tags, archived = EXCLUDED.archived,
 			raw = EXCLUDED.raw, last_event = EXCLUDED.last_event, event_at = EXCLUDED.event_at,
 			status_rank = EXCLUDED.status_rank, updated_at = now()
 		WHERE (calls.event_at, calls.status_rank) <= (EXCLUDED.event_at, EXCLUDED.status_rank)
-		RETURNING 'call:' || id AS subject`,
+		RETURNING 'call:' || id AS subject,
+			CASE WHEN status = 'done' AND recording_url IS NOT NULL AND transcript IS NULL AND transcript_error IS NULL
+				THEN 'call:' || id END AS transcribe`,
 		Args: pgx.NamedArgs{
 			"id": c.ID, "call_uuid": nullable(c.CallUUID), "direction": nullable(c.Direction), "status": nullable(c.Status),
 			"missed": c.MissedCallReason, "started_at": unix(c.StartedAt), "answered_at": unix(c.AnsweredAt),
@@ -288,8 +401,64 @@ func (h *Hook) callWrite(ev Event, c Call) webhook.Write {
 			"contact_id": contactID, "agent": agent, "asset": c.Asset, "has_recording": c.Recording != nil,
 			"has_voicemail": c.Voicemail != nil, "comments": jsonOr(c.Comments, "[]"), "tags": jsonOr(c.Tags, "[]"),
 			"archived": c.Archived, "raw": []byte(ev.Data), "event_at": time.Unix(ev.Timestamp, 0).UTC(),
-			"status_rank": statusRank(c.Status),
+			"status_rank": statusRank(c.Status), "recording": recordingOf(c),
 		},
+		Jobs: h.callJobs(),
+	}
+}
+
+// recordingOf is the audio worth a transcript: the call's recording, or
+// the voicemail a caller left (AI Assist transcribes neither for missed
+// calls).
+func recordingOf(c Call) *string {
+	if c.Recording != nil && *c.Recording != "" {
+		return c.Recording
+	}
+	if c.Voicemail != nil && *c.Voicemail != "" {
+		return c.Voicemail
+	}
+	return nil
+}
+
+// callJobs re-index the call, and with self-transcription on, queue the
+// delayed transcription of a recorded call that ended without transcript.
+func (h *Hook) callJobs() []webhook.JobFrom {
+	js := []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "subject"}}
+	if h.TranscribeAfter > 0 {
+		js = append(js, webhook.JobFrom{Kind: jobs.TranscribeCall, Column: "transcribe", Delay: h.TranscribeAfter})
+	}
+	return js
+}
+
+// insightWrite attaches an AI Assist transcript or summary to its call.
+// Deliveries are unordered: when the call is not stored yet, a placeholder
+// row ordered before every call event holds the text (no phone, so nothing
+// is retrievable) until the call's own events fill it in. Aircall's
+// transcript replaces one we made ourselves, never the other way round.
+func insightWrite(ev Event, in Insight) webhook.Write {
+	args := pgx.NamedArgs{"call_id": in.callID, "text": in.text, "lang": nullable(in.lang), "at": time.Unix(ev.Timestamp, 0).UTC()}
+	if ev.Event == EventSummary {
+		return webhook.Write{
+			Name: "summary",
+			SQL: `INSERT INTO calls (id, summary, summary_at, last_event, event_at, status_rank)
+			SELECT @call_id, @text, @at, @event_type, '-infinity', -1 WHERE EXISTS (SELECT 1 FROM ev)
+			ON CONFLICT (id) DO UPDATE SET summary = EXCLUDED.summary, summary_at = EXCLUDED.summary_at, updated_at = now()
+			WHERE calls.summary_at IS NULL OR calls.summary_at <= EXCLUDED.summary_at
+			RETURNING 'call:' || id AS subject`,
+			Args: args,
+			Jobs: []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "subject"}},
+		}
+	}
+	return webhook.Write{
+		Name: "transcript",
+		SQL: `INSERT INTO calls (id, transcript, transcript_source, transcript_language, transcript_at, last_event, event_at, status_rank)
+		SELECT @call_id, @text, 'aircall', @lang, @at, @event_type, '-infinity', -1 WHERE EXISTS (SELECT 1 FROM ev)
+		ON CONFLICT (id) DO UPDATE SET transcript = EXCLUDED.transcript, transcript_source = 'aircall',
+			transcript_language = EXCLUDED.transcript_language, transcript_at = EXCLUDED.transcript_at,
+			transcript_error = NULL, updated_at = now()
+		WHERE calls.transcript_source IS DISTINCT FROM 'aircall' OR calls.transcript_at <= EXCLUDED.transcript_at
+		RETURNING 'call:' || id AS subject`,
+		Args: args,
 		Jobs: []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "subject"}},
 	}
 }

@@ -14,6 +14,9 @@ func FuzzDecode(f *testing.F) {
 		f.Add(fixtures.Read(name))
 	}
 	f.Add(fixtures.Read("local/aircall.contact.created.json"))
+	f.Add(fixtures.Read("local/aircall.transcription.created.json"))
+	f.Add(fixtures.Read("local/aircall.summary.created.json"))
+	f.Add([]byte(`{"resource":"conversation_intelligence","event":"transcription.created","timestamp":1,"data":{"call_id":"1","content":{"utterances":[{"text":"hi"}]}}}`))
 	f.Add([]byte(`{"resource":"call","event":"call.ended","timestamp":1,"data":{"id":-1}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ev, err := Decode(body)

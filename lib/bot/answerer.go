@@ -22,6 +22,7 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/replies"
+	"github.com/harborstays/concierge/lib/step"
 	"github.com/harborstays/concierge/lib/voice"
 )
 
@@ -130,7 +131,19 @@ type inbound struct {
 	// voice: a transcribed voice message; voiceErr: why one was not.
 	voice    bool
 	voiceErr string
+	// transcribing: a voice message whose transcription is still under
+	// way (its stt job is active and it is younger than VoiceWait).
+	transcribing bool
 }
+
+// VoiceWait bounds how long an answer waits for a voice message's
+// transcript; after it, the voice message counts as not transcribed and
+// the conversation is handed off, so a stuck stt never means silence.
+const VoiceWait = 10 * time.Minute
+
+// voiceRecheck is how soon a waiting answer looks again; stt queues the
+// answer itself when it finishes, so this only matters if that is lost.
+const voiceRecheck = 30 * time.Second
 
 // Run answers the conversation of job.
 func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
@@ -186,6 +199,13 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 	if len(pending) == 0 {
 		return Outcome{Status: "nothing", Reason: "every guest message is answered"}, nil
 	}
+	// A voice message sent with a text one must not be answered before it
+	// is heard: the answer would skip it for good.
+	for _, m := range pending {
+		if m.transcribing {
+			return nil, &step.Snooze{Wait: voiceRecheck, Reason: fmt.Sprintf("voice message %d is being transcribed", m.id)}
+		}
+	}
 	var q []string
 	wantAudio, voiceErr := false, ""
 	for _, m := range pending {
@@ -211,10 +231,17 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 	case len(q) == 0 && voiceErr != "" && voice.GuestFixable(voiceErr):
 		// Only an unreadable voice message: say so, in text.
 		res = answer.Result{Text: voice.Explain(voiceErr), Language: "en", Reason: voiceErr}
-	case len(q) == 0 && voiceErr != "":
+	case voiceErr != "" && !voice.GuestFixable(voiceErr):
+		// Even beside a typed question: a person should hear what the
+		// voice message said.
 		res = answer.Result{Handoff: true, Reason: "the guest's voice message could not be transcribed (" + voiceErr + ")"}
 	default:
 		res = a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now})
+		if voiceErr != "" && !res.Handoff {
+			// The typed question is answered; the voice message's problem
+			// is said too, so it is not silently skipped.
+			res.Text += "\n\n" + voice.Explain(voiceErr)
+		}
 	}
 	if res.Handoff {
 		mode = "handoff"
@@ -251,9 +278,17 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 		account, id).Scan(&lastAnswered); err != nil {
 		return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	}
-	rows, err := a.DB.Query(ctx, `SELECT id, message_type, COALESCE(sender_type, ''), COALESCE(content, ''), COALESCE(transcript, ''), COALESCE(voice_error, ''), created_at
-		FROM messages WHERE account_id = $1 AND conversation_id = $2 AND NOT private AND message_type IN ('incoming', 'outgoing')
-		ORDER BY id DESC LIMIT $3`, account, id, 100)
+	// unheard: a voice message (audio, no text) with neither a transcript
+	// nor a recorded failure; transcribing: its stt job is still active
+	// and it is recent (database clock).
+	rows, err := a.DB.Query(ctx, `SELECT id, message_type, COALESCE(sender_type, ''), COALESCE(content, ''), COALESCE(transcript, ''), COALESCE(voice_error, ''), created_at,
+			unheard, unheard AND received_at > clock_timestamp() - make_interval(secs => $4) AND EXISTS (
+				SELECT 1 FROM jobs j WHERE j.kind = $5 AND j.subject = 'message:' || m.account_id || ':' || m.id
+					AND j.status IN ('pending', 'running', 'retrying'))
+		FROM messages m, LATERAL (SELECT message_type = 'incoming' AND transcript IS NULL AND voice_error IS NULL
+				AND COALESCE(content, '') = '' AND attachments @> '[{"file_type": "audio"}]') AS u(unheard)
+		WHERE account_id = $1 AND conversation_id = $2 AND NOT private AND message_type IN ('incoming', 'outgoing')
+		ORDER BY id DESC LIMIT $3`, account, id, 100, VoiceWait.Seconds(), voice.TranscribeJob.Name)
 	if err != nil {
 		return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	}
@@ -265,16 +300,22 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 			mid                                     int64
 			typ, sender, text, transcript, voiceErr string
 			at                                      time.Time
+			unheard, transcribing                   bool
 		)
-		if err := rows.Scan(&mid, &typ, &sender, &text, &transcript, &voiceErr, &at); err != nil {
+		if err := rows.Scan(&mid, &typ, &sender, &text, &transcript, &voiceErr, &at, &unheard, &transcribing); err != nil {
 			return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+		}
+		if unheard && !transcribing {
+			// Its stt job ended without recording an outcome, or took
+			// longer than VoiceWait: a person should listen.
+			voiceErr = voice.ErrFailedPrefix + "the voice message was not transcribed in time"
 		}
 		spoken := text == "" && transcript != ""
 		if text == "" {
 			text = transcript
 		}
 		if typ == "incoming" && mid > lastAnswered {
-			pending = append([]inbound{{id: mid, text: text, at: at, voice: spoken, voiceErr: voiceErr}}, pending...)
+			pending = append([]inbound{{id: mid, text: text, at: at, voice: spoken, voiceErr: voiceErr, transcribing: transcribing}}, pending...)
 			continue
 		}
 		if len(history) >= a.HistoryTurns || text == "" {

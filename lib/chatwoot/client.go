@@ -152,6 +152,10 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("chatwoot %s %s: %d %s", e.Method, e.Route, e.Status, msg)
 }
 
+// RetryDelay is the server's Retry-After, for the job back-off
+// (fault.RetryAfter).
+func (e *APIError) RetryDelay() time.Duration { return e.RetryAfter }
+
 // StatusOf returns the HTTP status of a Chatwoot error in err's chain, or 0.
 func StatusOf(err error) int {
 	var ae *APIError

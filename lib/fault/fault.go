@@ -5,6 +5,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error by what the caller should do about it.
@@ -126,4 +127,16 @@ func Retryable(err error) bool {
 		return false
 	}
 	return true
+}
+
+// RetryAfter is the wait a provider asked for before the next attempt
+// (HTTP Retry-After), carried by any error in err's chain that has a
+// RetryDelay method; 0 when none did. Job back-off honours it, so a
+// throttled provider is not retried sooner than it asked.
+func RetryAfter(err error) time.Duration {
+	var d interface{ RetryDelay() time.Duration }
+	if errors.As(err, &d) {
+		return max(d.RetryDelay(), 0)
+	}
+	return 0
 }

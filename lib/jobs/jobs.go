@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -29,6 +30,9 @@ var (
 	Answer = Kind{Name: "answer", Function: "llm-query"}
 	// Reply: chatwoot-reply posts one stored reply.
 	Reply = Kind{Name: "reply", Function: "chatwoot-reply"}
+	// TranscribeCall: stt transcribes a call's recording when Aircall sent
+	// no transcript (subject call:<id>).
+	TranscribeCall = Kind{Name: "transcribe-call", Function: "stt"}
 )
 
 // JobIDHeader carries the job id on an async invocation.
@@ -62,6 +66,24 @@ func Enqueue(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID string) (J
 		ON CONFLICT (kind, subject) WHERE status = 'pending'
 		DO UPDATE SET updated_at = now()
 		RETURNING id::text`, k.Name, k.Function, subject, traceID).Scan(&id)
+	if err != nil {
+		return Job{}, fmt.Errorf("enqueue %s %s: %w", k.Name, subject, err)
+	}
+	return Job{ID: id, Kind: k.Name, Function: k.Function, Subject: subject, TraceID: traceID}, nil
+}
+
+// EnqueueAfter writes a pending job in tx that must not start before delay
+// has passed (by the database clock). Nobody invokes it early: redrive
+// picks it up once due. A pending job for the same kind and subject keeps
+// its own time.
+func EnqueueAfter(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID string, delay time.Duration) (Job, error) {
+	var id string
+	err := tx.QueryRow(ctx, `
+		INSERT INTO jobs (kind, function, subject, trace_id, not_before, next_attempt_at)
+		VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), now() + make_interval(secs => $5))
+		ON CONFLICT (kind, subject) WHERE status = 'pending'
+		DO UPDATE SET updated_at = now()
+		RETURNING id::text`, k.Name, k.Function, subject, traceID, delay.Seconds()).Scan(&id)
 	if err != nil {
 		return Job{}, fmt.Errorf("enqueue %s %s: %w", k.Name, subject, err)
 	}

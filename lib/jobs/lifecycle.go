@@ -28,6 +28,9 @@ var (
 	ErrFinished = errors.New("job already finished")
 	// ErrBusy: another invocation holds the job's lease.
 	ErrBusy = errors.New("job is running elsewhere")
+	// ErrNotDue: the job must not start yet (EnqueueAfter); redrive
+	// invokes it once due.
+	ErrNotDue = errors.New("job is not due yet")
 )
 
 // Policy bounds retries.
@@ -71,7 +74,8 @@ func Start(ctx context.Context, db *pgxpool.Pool, id string, p Policy) (Claimed,
 	err := db.QueryRow(ctx, `
 		UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(),
 			next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
-		WHERE id = $1 AND (status IN ('pending', 'retrying') OR (status = 'running' AND next_attempt_at <= now()))
+		WHERE id = $1 AND (not_before IS NULL OR not_before <= now())
+			AND (status IN ('pending', 'retrying') OR (status = 'running' AND next_attempt_at <= now()))
 		RETURNING id::text, kind, function, subject, COALESCE(trace_id, ''), attempts`,
 		id, p.Lease.Seconds()).Scan(&c.ID, &c.Kind, &c.Function, &c.Subject, &c.TraceID, &c.Attempt)
 	if err == nil {
@@ -81,13 +85,16 @@ func Start(ctx context.Context, db *pgxpool.Pool, id string, p Policy) (Claimed,
 		return c, fault.Wrap(fault.Unavailable, fmt.Errorf("start job %s: %w", id, err), "database unavailable")
 	}
 	var status string
-	switch err := db.QueryRow(ctx, "SELECT status FROM jobs WHERE id = $1", id).Scan(&status); {
+	var due bool
+	switch err := db.QueryRow(ctx, "SELECT status, not_before IS NULL OR not_before <= now() FROM jobs WHERE id = $1", id).Scan(&status, &due); {
 	case errors.Is(err, pgx.ErrNoRows):
 		return c, fault.New(fault.NotFound, "no job %s", id)
 	case err != nil:
 		return c, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	case status == StatusDone || status == StatusFailed:
 		return c, ErrFinished
+	case !due:
+		return c, ErrNotDue
 	default:
 		return c, ErrBusy
 	}
@@ -108,9 +115,14 @@ func DoneTx(ctx context.Context, tx pgx.Tx, id string) error {
 	return nil
 }
 
+// maxRetryAfter bounds a provider's Retry-After: a broken header must not
+// park a job for days.
+const maxRetryAfter = 6 * time.Hour
+
 // Fail records a failed attempt: the job waits for its back-off in
 // 'retrying', or is parked as 'failed' when the error is permanent or the
-// attempts are spent. It returns the status set.
+// attempts are spent. The back-off is at least the provider's Retry-After
+// (fault.RetryAfter). It returns the status set.
 func Fail(ctx context.Context, db *pgxpool.Pool, c Claimed, cause error, p Policy) (string, error) {
 	status := StatusRetrying
 	if !fault.Retryable(cause) || c.Attempt >= p.MaxAttempts {
@@ -120,11 +132,37 @@ func Fail(ctx context.Context, db *pgxpool.Pool, c Claimed, cause error, p Polic
 	if len(msg) > 2000 {
 		msg = msg[:2000]
 	}
+	wait := p.Backoff(c.Attempt)
+	if ra := fault.RetryAfter(cause); ra > wait {
+		wait = min(ra, maxRetryAfter)
+	}
 	_, err := db.Exec(ctx, `UPDATE jobs SET status = $2, last_error = $3,
 			next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
-		WHERE id = $1 AND status = 'running'`, c.ID, status, msg, p.Backoff(c.Attempt).Seconds())
+		WHERE id = $1 AND status = 'running'`, c.ID, status, msg, wait.Seconds())
 	if err != nil {
 		return "", fmt.Errorf("record failure of job %s: %w", c.ID, err)
 	}
 	return status, nil
+}
+
+// Snooze puts a claimed job back to wait without counting the attempt: the
+// step found its input not ready (an answer waiting for a voice message's
+// transcript). Redrive invokes it after wait; its invocations are still
+// bounded by redrive's MaxInvocations, so a step that snoozes forever ends
+// failed.
+func Snooze(ctx context.Context, db *pgxpool.Pool, c Claimed, wait time.Duration, reason string) error {
+	_, err := db.Exec(ctx, `UPDATE jobs SET status = 'retrying', attempts = greatest(attempts - 1, 0), last_error = $2,
+			next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
+		WHERE id = $1 AND status = 'running'`, c.ID, truncateMsg("waiting: "+reason), wait.Seconds())
+	if err != nil {
+		return fmt.Errorf("snooze job %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func truncateMsg(msg string) string {
+	if len(msg) > 2000 {
+		return msg[:2000]
+	}
+	return msg
 }

@@ -108,3 +108,79 @@ func TestBackoffGrowsWithinBounds(t *testing.T) {
 		}
 	}
 }
+
+// throttled is a provider error carrying Retry-After.
+type throttled struct{ wait time.Duration }
+
+func (e throttled) Error() string             { return "throttled" }
+func (e throttled) RetryDelay() time.Duration { return e.wait }
+func (e throttled) Unwrap() error             { return fault.New(fault.Unavailable, "provider throttled") }
+
+func TestFailHonoursRetryAfter(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	p := jobs.Policy{MaxAttempts: 5, Lease: time.Minute, Base: time.Second, Max: 2 * time.Second}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		min, max time.Duration
+	}{
+		{"no hint: the policy's back-off", fault.New(fault.Unavailable, "down"), 0, 2 * time.Second},
+		{"hint longer than the back-off wins", throttled{90 * time.Second}, 89 * time.Second, 91 * time.Second},
+		{"hint shorter than the back-off is ignored", throttled{time.Millisecond}, 0, 2 * time.Second},
+		{"absurd hint is bounded", throttled{30 * 24 * time.Hour}, 6*time.Hour - time.Minute, 6*time.Hour + time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := enqueue(t, d, "listing:"+tc.name)
+			c, err := jobs.Start(ctx, d.Pool, j.ID, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, err := jobs.Fail(ctx, d.Pool, c, tc.err, p); s != jobs.StatusRetrying {
+				t.Fatalf("status %s (%v), want retrying", s, err)
+			}
+			var wait time.Duration
+			if err := d.Pool.QueryRow(ctx, "SELECT next_attempt_at - now() FROM jobs WHERE id = $1", j.ID).Scan(&wait); err != nil {
+				t.Fatal(err)
+			}
+			if wait < tc.min || wait > tc.max {
+				t.Fatalf("next attempt in %s, want within [%s, %s]", wait, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+func TestEnqueueAfterIsNotStartedEarly(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	p := jobs.Policy{MaxAttempts: 2, Lease: time.Minute, Base: time.Millisecond, Max: time.Millisecond}
+	var j jobs.Job
+	err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) (err error) {
+		j, err = jobs.EnqueueAfter(ctx, tx, jobs.TranscribeCall, "call:1", "trace", time.Hour)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.Start(ctx, d.Pool, j.ID, p); !errors.Is(err, jobs.ErrNotDue) {
+		t.Fatalf("start before due: %v, want ErrNotDue", err)
+	}
+	if s, n := status(t, d, j.ID); s != jobs.StatusPending || n != 0 {
+		t.Fatalf("after an early invocation: %s with %d attempts, want pending with none", s, n)
+	}
+	// Redrive leaves it alone until due.
+	sum, err := jobs.Redrive(ctx, d.Pool, &invoker{}, jobs.RedriveOptions{Policy: p, MaxInvocations: 3, Grace: 0, Batch: 10})
+	if err != nil || len(sum.Jobs) != 0 {
+		t.Fatalf("redrive before due: %+v %v", sum, err)
+	}
+	if _, err := d.Pool.Exec(ctx, "UPDATE jobs SET not_before = now() - interval '1s', next_attempt_at = now() - interval '1s' WHERE id = $1", j.ID); err != nil {
+		t.Fatal(err)
+	}
+	sum, err = jobs.Redrive(ctx, d.Pool, &invoker{}, jobs.RedriveOptions{Policy: p, MaxInvocations: 3, Grace: 0, Batch: 10})
+	if err != nil || len(sum.Jobs) != 1 || sum.Jobs[0].Action != jobs.ActionInvoked {
+		t.Fatalf("redrive once due: %+v %v", sum, err)
+	}
+	if c, err := jobs.Start(ctx, d.Pool, j.ID, p); err != nil || c.Attempt != 1 {
+		t.Fatalf("start once due: %+v %v", c, err)
+	}
+}

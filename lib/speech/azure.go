@@ -27,10 +27,16 @@ const maxAzureResponse = 20 << 20
 // Azure calls Azure Speech's REST APIs with a subscription key.
 type Azure struct {
 	Key string
-	// Region (e.g. westeurope) builds the endpoints; STTBase and TTSBase
-	// override them (tests point them at a fake).
+	// Region (e.g. westeurope) builds the endpoints; STTBase, TTSBase and
+	// FastBase override them (tests point them at a fake).
 	Region           string
 	STTBase, TTSBase string
+	// FastBase is the host of fast transcription
+	// (https://{region}.api.cognitive.microsoft.com when empty).
+	FastBase string
+	// Locales are the candidate locales of audio transcribed without a
+	// language (empty = en-US); more than one has Azure identify it.
+	Locales []string
 	// Voices maps a language ("en" or "en-GB") to a voice name.
 	Voices map[string]string
 	HTTP   *http.Client
@@ -86,13 +92,36 @@ func (a *Azure) voice(lang string) string {
 	return a.Voices["en"]
 }
 
-// Transcribe sends up to 60 s of 16 kHz mono WAV to the short-audio
-// recognition endpoint (detailed format).
+// shortAudioMax is the longest clip the short-audio endpoint takes.
+const shortAudioMax = 60 * time.Second
+
+// Transcribe recognises 16 kHz mono WAV in lang, or when lang is empty in
+// one of a.Locales. A clip of up to 60 s in a known locale goes to the
+// short-audio endpoint, which answers sooner; a longer clip, or one whose
+// language Azure must identify, goes to fast transcription.
 func (a *Azure) Transcribe(ctx context.Context, wav []byte, lang string) (Transcript, error) {
-	if d := WAVDuration(wav); d > 60*time.Second {
-		return Transcript{}, fault.New(fault.Invalid, "%s for Azure short-audio recognition (%s, limit 60s)", ReasonTooLong, d.Round(time.Second))
+	candidates := a.locales()
+	if lang != "" {
+		candidates = []string{locale(lang)}
 	}
-	q := url.Values{"language": {locale(lang)}, "format": {"detailed"}}
+	if len(candidates) == 1 && WAVDuration(wav) <= shortAudioMax {
+		return a.shortAudio(ctx, wav, candidates[0])
+	}
+	return a.FastTranscribe(ctx, wav, "audio/wav", candidates)
+}
+
+// locales are the candidates of audio in an unknown language.
+func (a *Azure) locales() []string {
+	if len(a.Locales) == 0 {
+		return []string{"en-US"}
+	}
+	return a.Locales
+}
+
+// shortAudio sends up to 60 s of 16 kHz mono WAV in loc to the short-audio
+// recognition endpoint (detailed format).
+func (a *Azure) shortAudio(ctx context.Context, wav []byte, loc string) (Transcript, error) {
+	q := url.Values{"language": {loc}, "format": {"detailed"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
 		a.sttURL()+"/speech/recognition/conversation/cognitiveservices/v1?"+q.Encode(), bytes.NewReader(wav))
 	if err != nil {
@@ -119,7 +148,7 @@ func (a *Azure) Transcribe(ctx context.Context, wav []byte, lang string) (Transc
 	}
 	switch v.RecognitionStatus {
 	case "Success":
-		t := Transcript{Text: v.DisplayText, Provider: "azure"}
+		t := Transcript{Text: v.DisplayText, Provider: "azure", Language: loc}
 		if len(v.NBest) > 0 {
 			t.Confidence = v.NBest[0].Confidence
 			if t.Text == "" {
@@ -129,7 +158,7 @@ func (a *Azure) Transcribe(ctx context.Context, wav []byte, lang string) (Transc
 		return t, nil
 	case "NoMatch", "InitialSilenceTimeout", "BabbleTimeout":
 		// Nothing intelligible: an empty transcript, not an error.
-		return Transcript{Provider: "azure"}, nil
+		return Transcript{Provider: "azure", Language: loc}, nil
 	default:
 		return Transcript{}, fault.New(fault.Unavailable, "Azure Speech recognition status %q", v.RecognitionStatus)
 	}
@@ -196,7 +225,12 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 // configuration problem: the key), other 4xx → fault.Permanent, 429 and
 // 5xx → fault.Unavailable carrying Retry-After.
 func (a *Azure) do(req *http.Request, what string) ([]byte, error) {
-	res, err := a.client().Do(req)
+	return a.doWith(a.client(), req, what)
+}
+
+// doWith is do over client c.
+func (a *Azure) doWith(c *http.Client, req *http.Request, what string) ([]byte, error) {
+	res, err := c.Do(req)
 	if err != nil {
 		return nil, fault.Wrap(fault.Unavailable, fmt.Errorf("azure %s: %w", what, scrub(err)), "Azure Speech unreachable")
 	}
@@ -244,3 +278,7 @@ func scrub(err error) error {
 	}
 	return err
 }
+
+// RetryDelay is the provider's Retry-After, for the job back-off
+// (fault.RetryAfter).
+func (e *RetryAfterError) RetryDelay() time.Duration { return e.After }

@@ -36,7 +36,9 @@ func (p Pocketsphinx) Transcribe(ctx context.Context, wav []byte, _ string) (Tra
 		}
 		return Transcript{}, fmt.Errorf("transcribe: %w", err)
 	}
-	return Transcript{Text: strings.Join(strings.Fields(string(out)), " "), Provider: "pocketsphinx"}, nil
+	// Debian's only pocketsphinx model is US English: whatever was said,
+	// the words came out as English.
+	return Transcript{Text: strings.Join(strings.Fields(string(out)), " "), Provider: "pocketsphinx", Language: "en-US"}, nil
 }
 
 // PocketsphinxArgs are the arguments Pocketsphinx passes for a WAV file

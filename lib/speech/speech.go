@@ -16,6 +16,9 @@ type Transcript struct {
 	// Confidence in [0, 1] when the provider gives one, else 0.
 	Confidence float64 `json:"confidence,omitempty"`
 	Provider   string  `json:"provider"`
+	// Language is the BCP 47 locale the provider recognised or was told
+	// to use, so a reply can be spoken in the guest's language.
+	Language string `json:"language,omitempty"`
 }
 
 // Transcriber turns 16 kHz mono 16-bit PCM WAV into text. lang is a BCP 47

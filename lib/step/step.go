@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	handler "github.com/openfaas/templates-sdk/go-http"
@@ -17,21 +18,37 @@ import (
 	"github.com/harborstays/concierge/lib/logging"
 )
 
+// Snooze is returned by Work whose input is not ready yet: the job waits
+// Wait without the attempt counting (jobs.Snooze), and redrive runs it again.
+type Snooze struct {
+	Wait   time.Duration
+	Reason string
+}
+
+func (s *Snooze) Error() string { return "waiting: " + s.Reason }
+
 // Work does a claimed job and returns a JSON-able summary.
 type Work func(ctx context.Context, job jobs.Claimed) (any, error)
 
 // Run handles an invocation whose body is a jobs.Message.
 func Run(db *pgxpool.Pool, policy jobs.Policy, req handler.Request, work Work) handler.Response {
+	return RunFor(db, func(string) jobs.Policy { return policy }, req, work)
+}
+
+// RunFor is Run for a function whose job kinds need different policies
+// (stt: seconds for a voice message, minutes for a call recording).
+func RunFor(db *pgxpool.Pool, policyOf func(kind string) jobs.Policy, req handler.Request, work Work) handler.Response {
 	ctx := req.Context()
 	var msg jobs.Message
 	if err := endpoint.Decode(req.Body, &msg); err != nil {
 		return endpoint.Error(err)
 	}
+	policy := policyOf(msg.Kind)
 	log := logging.From(ctx).With().Str("job_id", msg.JobID).Str("kind", msg.Kind).Logger()
 	ctx = logging.WithLogger(ctx, log)
 	job, err := jobs.Start(ctx, db, msg.JobID, policy)
 	switch {
-	case errors.Is(err, jobs.ErrFinished), errors.Is(err, jobs.ErrBusy):
+	case errors.Is(err, jobs.ErrFinished), errors.Is(err, jobs.ErrBusy), errors.Is(err, jobs.ErrNotDue):
 		// A repeated or concurrent invocation: the queue redelivered, or
 		// redrive raced a slow attempt. Nothing to do twice.
 		log.Info().Err(err).Msg("job skipped")
@@ -40,6 +57,14 @@ func Run(db *pgxpool.Pool, policy jobs.Policy, req handler.Request, work Work) h
 		return endpoint.Error(err)
 	}
 	out, err := work(ctx, job)
+	var sn *Snooze
+	if errors.As(err, &sn) {
+		if serr := jobs.Snooze(context.WithoutCancel(ctx), db, job, sn.Wait, sn.Reason); serr != nil {
+			log.Error().Err(serr).Msg("could not snooze; the lease expiry hands the job to redrive")
+		}
+		log.Info().Str("reason", sn.Reason).Dur("wait", sn.Wait).Msg("job waiting")
+		return endpoint.JSON(http.StatusOK, map[string]string{"status": "waiting", "reason": sn.Reason})
+	}
 	if err != nil {
 		status, ferr := jobs.Fail(context.WithoutCancel(ctx), db, job, err, policy)
 		if ferr != nil {

@@ -78,7 +78,9 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 type storedMessage struct {
 	conversation int64
 	attachments  []chatwoot.Attachment
-	done         bool
+	// done: transcribed and noted, or failed; transcript: transcribed.
+	done       bool
+	transcript string
 }
 
 // Run handles a claimed transcribe job.
@@ -96,6 +98,10 @@ func (l *Listener) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 	if m.done {
 		// An earlier attempt stored the outcome; make sure the answer runs.
 		return Heard{Status: "already"}, l.queueAnswer(ctx, account, m.conversation)
+	}
+	if m.transcript != "" {
+		// Transcribed by an earlier attempt whose note did not go out.
+		return l.note(ctx, job, account, id, m.conversation, Heard{Status: "transcribed", Chars: len(m.transcript)}, m.transcript)
 	}
 	var audio *chatwoot.Attachment
 	for i := range m.attachments {
@@ -127,38 +133,56 @@ func (l *Listener) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 		return l.failed(ctx, account, id, m.conversation, err)
 	}
 	h := Heard{Status: "transcribed", Provider: tr.Provider, Chars: len(tr.Text)}
-	// The note first: a retry after a failed note posts it again rather
-	// than never (the transcript is stored only once it is out).
-	if l.Chat != nil {
-		if _, err := l.Chat.ForAccount(account).PostMessage(ctx, m.conversation,
-			chatwoot.NewMessage{Content: NotePrefix + tr.Text, Private: true}); err != nil {
-			if fault.Retryable(err) && job.Attempt < l.Policy.MaxAttempts {
-				return Heard{}, err
-			}
-			log.Warn().Err(err).Msg("transcript note not posted")
-		} else {
-			h.Note = true
-		}
-	}
-	var answer jobs.Job
+	// The transcript is stored before the note goes out: a retry after a
+	// failed note posts only the note, never transcribes twice.
 	err = pgx.BeginFunc(ctx, l.DB, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "UPDATE messages SET transcript = $3, voice_error = NULL WHERE account_id = $1 AND id = $2",
-			account, id, tr.Text); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE messages SET transcript = $3, transcript_language = $4, voice_error = NULL WHERE account_id = $1 AND id = $2",
+			account, id, tr.Text, nullable(tr.Language)); err != nil {
 			return err
 		}
-		if _, err := StoreClip(ctx, tx, Clip{Kind: KindInput, AccountID: account, ConversationID: m.conversation, MessageID: id,
+		_, err := StoreClip(ctx, tx, Clip{Kind: KindInput, AccountID: account, ConversationID: m.conversation, MessageID: id,
 			ContentType: contentTypeOf(audio), Bytes: raw, Duration: dur, Transcript: tr.Text, Provider: tr.Provider,
-			ExpiresAt: l.Now().Add(l.TTL)}); err != nil {
-			return err
-		}
-		answer, err = l.enqueueAnswer(ctx, tx, account, m.conversation)
+			ExpiresAt: l.Now().Add(l.TTL)})
 		return err
 	})
 	if err != nil {
 		return Heard{}, fault.Wrap(fault.Unavailable, fmt.Errorf("store transcript: %w", err), "database unavailable")
 	}
-	jobs.Dispatch(ctx, l.Invoker, []jobs.Job{answer})
 	log.Info().Str("provider", tr.Provider).Int("chars", len(tr.Text)).Dur("audio", dur).Msg("voice message transcribed")
+	return l.note(ctx, job, account, id, m.conversation, h, tr.Text)
+}
+
+// note posts the transcript as a private note for the agents, then marks it
+// posted and queues the answer in one transaction. A retryable failure to
+// post is retried (the transcript is kept); after the last attempt, or on
+// a permanent one, the answer goes ahead without the note.
+func (l *Listener) note(ctx context.Context, job jobs.Claimed, account, id, conv int64, h Heard, transcript string) (Heard, error) {
+	log := logging.From(ctx)
+	if l.Chat != nil {
+		_, err := l.Chat.ForAccount(account).PostMessage(ctx, conv, chatwoot.NewMessage{Content: NotePrefix + transcript, Private: true})
+		switch {
+		case err == nil:
+			h.Note = true
+		case fault.Retryable(err) && job.Attempt < l.Policy.MaxAttempts:
+			return Heard{}, err
+		default:
+			log.Warn().Err(err).Msg("transcript note not posted")
+		}
+	}
+	var answer jobs.Job
+	err := pgx.BeginFunc(ctx, l.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE messages SET transcript_noted_at = now() WHERE account_id = $1 AND id = $2", account, id); err != nil {
+			return err
+		}
+		var err error
+		answer, err = l.enqueueAnswer(ctx, tx, account, conv)
+		return err
+	})
+	if err != nil {
+		// The note is out; the retry posts it again (at least once).
+		return Heard{}, fault.Wrap(fault.Unavailable, fmt.Errorf("queue answer: %w", err), "database unavailable")
+	}
+	jobs.Dispatch(ctx, l.Invoker, []jobs.Job{answer})
 	return h, nil
 }
 
@@ -175,8 +199,9 @@ func contentTypeOf(a *chatwoot.Attachment) string {
 func (l *Listener) load(ctx context.Context, account, id int64) (storedMessage, error) {
 	var m storedMessage
 	var raw []byte
-	err := l.DB.QueryRow(ctx, `SELECT conversation_id, attachments, transcript IS NOT NULL OR voice_error IS NOT NULL
-		FROM messages WHERE account_id = $1 AND id = $2`, account, id).Scan(&m.conversation, &raw, &m.done)
+	err := l.DB.QueryRow(ctx, `SELECT conversation_id, attachments,
+			(transcript IS NOT NULL AND transcript_noted_at IS NOT NULL) OR voice_error IS NOT NULL, COALESCE(transcript, '')
+		FROM messages WHERE account_id = $1 AND id = $2`, account, id).Scan(&m.conversation, &raw, &m.done, &m.transcript)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, fault.New(fault.NotFound, "no message %d:%d", account, id)
 	}
@@ -234,27 +259,55 @@ func (l *Listener) enqueueAnswer(ctx context.Context, tx pgx.Tx, account, conv i
 	return jobs.Enqueue(ctx, tx, l.AnswerJob, l.AnswerSubject(account, conv), logging.Trace(ctx))
 }
 
-// download fetches data_url within the size limit.
+// download fetches a voice message's data_url within the size limit.
 func (l *Listener) download(ctx context.Context, u string) ([]byte, error) {
+	d := downloader{HTTP: l.HTTP, AllowedHosts: l.AllowedHosts, MaxBytes: l.Engines.Limits.MaxBytes, What: "voice message"}
+	return d.get(ctx, u, nil)
+}
+
+// downloader fetches audio over HTTP within limits and maps failures to
+// fault kinds with reasons a guest or an agent can read.
+type downloader struct {
+	HTTP *http.Client
+	// AllowedHosts, when set, are the only hosts u may name.
+	AllowedHosts []string
+	MaxBytes     int64
+	// What names the audio in reasons ("voice message", "call recording").
+	What string
+}
+
+// goneError is an answer saying the audio is not there (403, 404, 410):
+// a signed link that expired, or a deleted file.
+type goneError struct{ status int }
+
+func (e *goneError) Error() string { return fmt.Sprintf("HTTP %d", e.status) }
+
+// get fetches u; auth, when set, decorates the request (API credentials).
+func (d downloader) get(ctx context.Context, u string, auth func(*http.Request)) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
-		return nil, fault.New(fault.Invalid, "the voice message has no valid download address")
+		return nil, fault.New(fault.Invalid, "the %s has no valid download address", d.What)
 	}
-	if len(l.AllowedHosts) > 0 && !slices.ContainsFunc(l.AllowedHosts, func(h string) bool { return strings.EqualFold(h, req.URL.Host) }) {
-		return nil, fault.New(fault.Invalid, "the voice message's download address is not on the Chatwoot server")
+	if len(d.AllowedHosts) > 0 && !slices.ContainsFunc(d.AllowedHosts, func(h string) bool { return strings.EqualFold(h, req.URL.Host) }) {
+		return nil, fault.New(fault.Invalid, "the %s's download address is not on the Chatwoot server", d.What)
 	}
-	res, err := l.HTTP.Do(req)
+	if auth != nil {
+		auth(req)
+	}
+	res, err := d.HTTP.Do(req)
 	if err != nil {
-		return nil, fault.Wrap(fault.Unavailable, err, "the voice message could not be downloaded")
+		return nil, fault.Wrap(fault.Unavailable, err, "the "+d.What+" could not be downloaded")
 	}
 	defer res.Body.Close()
 	switch {
 	case res.StatusCode == http.StatusNotFound || res.StatusCode == http.StatusGone || res.StatusCode == http.StatusForbidden:
-		return nil, fault.New(fault.Invalid, "the voice message is no longer available (HTTP %d)", res.StatusCode)
+		return nil, fault.Wrap(fault.Invalid, &goneError{res.StatusCode}, fmt.Sprintf("the %s is no longer available (HTTP %d)", d.What, res.StatusCode))
+	case res.StatusCode == http.StatusUnauthorized:
+		return nil, fault.New(fault.Permanent, "the %s could not be downloaded (HTTP 401: credentials refused)", d.What)
 	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
-		return nil, fault.New(fault.Unavailable, "the voice message could not be downloaded (HTTP %d)", res.StatusCode)
+		return nil, fault.New(fault.Unavailable, "the %s could not be downloaded (HTTP %d)", d.What, res.StatusCode)
 	case res.StatusCode != http.StatusOK:
-		return nil, fault.New(fault.Permanent, "the voice message could not be downloaded (HTTP %d)", res.StatusCode)
+		return nil, fault.New(fault.Permanent, "the %s could not be downloaded (HTTP %d)", d.What, res.StatusCode)
 	}
 	ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
 	ok := ct == ""
@@ -264,7 +317,7 @@ func (l *Listener) download(ctx context.Context, u string) ([]byte, error) {
 	if !ok {
 		return nil, fault.New(fault.Invalid, "%s (%s)", speech.ReasonUnsupported, ct)
 	}
-	max := l.Engines.Limits.MaxBytes
+	max := d.MaxBytes
 	if max > 0 && res.ContentLength > max {
 		return nil, fault.New(fault.Invalid, "%s (%d bytes, limit %d)", speech.ReasonTooLarge, res.ContentLength, max)
 	}
@@ -274,7 +327,7 @@ func (l *Listener) download(ctx context.Context, u string) ([]byte, error) {
 	}
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fault.Wrap(fault.Unavailable, err, "the voice message could not be downloaded")
+		return nil, fault.Wrap(fault.Unavailable, err, "the "+d.What+" could not be downloaded")
 	}
 	if max > 0 && int64(len(b)) > max {
 		return nil, fault.New(fault.Invalid, "%s (limit %d bytes)", speech.ReasonTooLarge, max)

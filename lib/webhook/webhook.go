@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,6 +72,9 @@ type Write struct {
 type JobFrom struct {
 	Kind   jobs.Kind
 	Column string
+	// Delay, when set, holds the job back this long (jobs.EnqueueAfter): it
+	// is not dispatched, redrive invokes it once due.
+	Delay time.Duration
 }
 
 // Store persists deliveries and dispatches their jobs after commit.
@@ -169,12 +173,24 @@ func statement(d Delivery) (string, pgx.NamedArgs) {
 		}
 		for i, j := range w.Jobs {
 			name := w.Name + "_job" + strconv.Itoa(i)
+			// The delay is code's, not input's: formatting it keeps the
+			// statement text constant per configuration.
+			notBefore := "NULL::timestamptz"
+			if j.Delay > 0 {
+				notBefore = fmt.Sprintf("now() + make_interval(secs => %d)", int64(j.Delay.Seconds()))
+			}
 			fmt.Fprintf(&b, `,
 %s AS (
-		INSERT INTO jobs (kind, function, subject, trace_id)
-		SELECT '%s', '%s', %s, @trace_id FROM %s WHERE %s IS NOT NULL
+		INSERT INTO jobs (kind, function, subject, trace_id, not_before, next_attempt_at)
+		SELECT '%s', '%s', %s, @trace_id, %s, COALESCE(%s, now()) FROM %s WHERE %s IS NOT NULL
 		ON CONFLICT (kind, subject) WHERE status = 'pending' DO UPDATE SET updated_at = now()
-		RETURNING id::text, kind, function, subject)`, name, j.Kind.Name, j.Kind.Function, j.Column, w.Name, j.Column)
+		RETURNING id::text, kind, function, subject)`, name, j.Kind.Name, j.Kind.Function, j.Column, notBefore, notBefore, w.Name, j.Column)
+			if j.Delay > 0 {
+				// Written, not dispatched: nothing may start it early.
+				// (PostgreSQL runs a data-modifying CTE whether or not the
+				// query reads it.)
+				continue
+			}
 			jobCTEs = append(jobCTEs, "SELECT * FROM "+name)
 		}
 	}

@@ -1,0 +1,213 @@
+package voice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/speech"
+)
+
+// Settings of call transcription (the transcribe-call job of stt).
+var (
+	AircallAPIID = config.Register(config.Setting{Name: "AIRCALL_API_ID",
+		Help: "Aircall API id; with AIRCALL_API_TOKEN, stt fetches a call's recording from its stable asset URL once the signed link expired", Used: "stt"})
+	AircallAPIToken = config.Register(config.Setting{Name: "AIRCALL_API_TOKEN", Secret: "aircall-api-token",
+		Help: "Aircall API token (see AIRCALL_API_ID)", Used: "stt"})
+	CallMaxBytes = config.Register(config.Setting{Name: "CALL_MAX_BYTES", Default: "104857600",
+		Help: "largest call recording downloaded and transcribed, in bytes", Used: "stt"})
+	CallMaxDuration = config.Register(config.Setting{Name: "CALL_MAX_DURATION", Default: "20m",
+		Help: "longest call recording transcribed (pocketsphinx needs about a quarter of the audio's length on one core; the stt timeout is 600 s)", Used: "stt"})
+)
+
+// CallPolicy bounds transcribe-call jobs: a transcript is worth having
+// hours late, and an attempt may take minutes (the lease covers stt's
+// 600 s timeout).
+var CallPolicy = jobs.Policy{MaxAttempts: 5, Lease: 11 * time.Minute, Base: time.Minute, Max: 30 * time.Minute}
+
+// Calls transcribes the recording of a call that got no transcript from
+// Aircall AI Assist, and re-indexes the call.
+type Calls struct {
+	DB      *pgxpool.Pool
+	Engines speech.Engines
+	// Limits for recordings (longer than voice messages).
+	Limits  speech.Limits
+	Invoker jobs.Invoker
+	HTTP    *http.Client
+	// AircallID and AircallToken, when set, fetch the recording through
+	// the Aircall API (the call's asset URL) after the signed link expired.
+	AircallID, AircallToken string
+	Policy                  jobs.Policy
+}
+
+// CallSubject is the subject of a call's jobs.
+func CallSubject(id int64) string { return "call:" + strconv.FormatInt(id, 10) }
+
+// ParseCallSubject reads CallSubject.
+func ParseCallSubject(s string) (int64, error) {
+	if rest, ok := strings.CutPrefix(s, "call:"); ok {
+		if id, err := strconv.ParseInt(rest, 10, 64); err == nil && id > 0 {
+			return id, nil
+		}
+	}
+	return 0, fault.New(fault.Permanent, "job subject %q is not call:<id>", s)
+}
+
+type storedCall struct {
+	hasTranscript bool
+	recording     string
+	asset         string
+}
+
+// Run handles a claimed transcribe-call job.
+func (c *Calls) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
+	id, err := ParseCallSubject(job.Subject)
+	if err != nil {
+		return Heard{}, err
+	}
+	log := logging.From(ctx).With().Int64("call_id", id).Logger()
+	ctx = logging.WithLogger(ctx, log)
+	sc, err := c.load(ctx, id)
+	if err != nil {
+		return Heard{}, err
+	}
+	switch {
+	case sc.hasTranscript:
+		// Aircall's transcript arrived while the job waited.
+		return Heard{Status: "already"}, nil
+	case sc.recording == "" && sc.asset == "":
+		return c.failed(ctx, id, fault.New(fault.Invalid, "the call has no recording"))
+	}
+	raw, err := c.fetch(ctx, sc)
+	var wav []byte
+	var dur time.Duration
+	if err == nil {
+		wav, dur, err = c.Engines.Tools.ToWAV16k(ctx, raw, c.Limits)
+	}
+	var tr speech.Transcript
+	if err == nil {
+		tr, err = c.Engines.Transcriber.Transcribe(ctx, wav, "")
+	}
+	if err == nil && strings.TrimSpace(tr.Text) == "" {
+		err = fault.New(fault.Invalid, "no speech was recognised in the recording")
+	}
+	if err != nil {
+		if fault.Retryable(err) && job.Attempt < c.Policy.MaxAttempts {
+			return Heard{}, err
+		}
+		return c.failed(ctx, id, err)
+	}
+	source := "local"
+	if tr.Provider == "azure" {
+		source = "azure"
+	}
+	var queued []jobs.Job
+	var stored bool
+	err = pgx.BeginFunc(ctx, c.DB, func(tx pgx.Tx) error {
+		// Aircall's transcript, if it came meanwhile, is kept: it knows
+		// who spoke.
+		tag, err := tx.Exec(ctx, `UPDATE calls SET transcript = $2, transcript_source = $3, transcript_language = $4,
+				transcript_at = now(), transcript_error = NULL, updated_at = now()
+			WHERE id = $1 AND transcript IS NULL`, id, tr.Text, source, nullable(tr.Language))
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		stored = true
+		j, err := jobs.Enqueue(ctx, tx, jobs.Vectorize, CallSubject(id), logging.Trace(ctx))
+		queued = append(queued, j)
+		return err
+	})
+	if err != nil {
+		return Heard{}, fault.Wrap(fault.Unavailable, fmt.Errorf("store call transcript: %w", err), "database unavailable")
+	}
+	if !stored {
+		return Heard{Status: "already"}, nil
+	}
+	jobs.Dispatch(ctx, c.Invoker, queued)
+	log.Info().Str("provider", tr.Provider).Int("chars", len(tr.Text)).Dur("audio", dur).Msg("call recording transcribed")
+	return Heard{Status: "transcribed", Provider: tr.Provider, Chars: len(tr.Text)}, nil
+}
+
+func (c *Calls) load(ctx context.Context, id int64) (storedCall, error) {
+	var sc storedCall
+	var rec, asset *string
+	err := c.DB.QueryRow(ctx, `SELECT transcript IS NOT NULL, recording_url, asset_url
+		FROM calls WHERE id = $1`, id).Scan(&sc.hasTranscript, &rec, &asset)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sc, fault.New(fault.NotFound, "no call %d", id)
+	}
+	if err != nil {
+		return sc, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	if rec != nil {
+		sc.recording = *rec
+	}
+	if asset != nil {
+		sc.asset = *asset
+	}
+	return sc, nil
+}
+
+// fetch downloads the recording: the signed link first, then, once it has
+// expired, the asset URL through the Aircall API when credentials are set.
+func (c *Calls) fetch(ctx context.Context, sc storedCall) ([]byte, error) {
+	d := downloader{HTTP: c.HTTP, MaxBytes: c.Limits.MaxBytes, What: "call recording"}
+	var err error
+	if sc.recording != "" {
+		var b []byte
+		if b, err = d.get(ctx, sc.recording, nil); err == nil {
+			return b, nil
+		}
+		var gone *goneError
+		if !errors.As(err, &gone) {
+			return nil, err
+		}
+	}
+	if sc.asset == "" {
+		return nil, err
+	}
+	if c.AircallID == "" || c.AircallToken == "" {
+		return nil, fault.New(fault.Invalid, "the call recording's link expired; set AIRCALL_API_ID and AIRCALL_API_TOKEN to fetch it from the Aircall API")
+	}
+	return d.get(ctx, sc.asset, func(r *http.Request) { r.SetBasicAuth(c.AircallID, c.AircallToken) })
+}
+
+// failed records why the call could not be transcribed (calls.transcript_error,
+// which also stops later call events from queueing it again) and returns
+// cause, so the job ends failed: visible in the job metrics, and
+// `concierge replay` runs it again. The call stays indexed without a
+// transcript.
+func (c *Calls) failed(ctx context.Context, id int64, cause error) (Heard, error) {
+	reason := ErrFailedPrefix + fault.Public(cause)
+	if fault.KindOf(cause) == fault.Invalid {
+		reason = ErrInvalidPrefix + fault.Public(cause)
+	}
+	logging.From(ctx).Warn().Err(cause).Str("reason", reason).Msg("call recording not transcribed")
+	if _, err := c.DB.Exec(ctx, `UPDATE calls SET transcript_error = $2, updated_at = now() WHERE id = $1 AND transcript IS NULL`,
+		id, reason); err != nil {
+		return Heard{}, fault.Wrap(fault.Unavailable, fmt.Errorf("record call transcription error: %w", err), "database unavailable")
+	}
+	if fault.Retryable(cause) {
+		// Attempts are spent: park it rather than retry again.
+		cause = fault.Wrap(fault.Permanent, cause, fault.Public(cause))
+	}
+	return Heard{Status: "failed", Reason: reason}, cause
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
