@@ -149,3 +149,74 @@ func TestVoiceMessageEndToEnd(t *testing.T) {
 		t.Errorf("%d replies still link a purged clip", n)
 	}
 }
+
+// A recorded call without an AI Assist transcript, end to end on the local
+// runner: aircall-hook stores call.ended and a delayed transcribe-call job;
+// once due, the redrive pass starts stt, which downloads the recording,
+// transcribes it with pocketsphinx and re-indexes the call, so its words
+// become retrievable in Jordan's scope. A later AI Assist transcript
+// replaces ours.
+func TestCallRecordingEndToEnd(t *testing.T) {
+	for _, tool := range []string{"flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	mp3, _, err := speech.LocalVoice{}.Synthesize(t.Context(), "The towels are in the hall closet", "en", speech.MP3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/mpeg")
+		w.Write(mp3)
+	}))
+	defer files.Close()
+	d := dbtest.New(t)
+	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "CALL_TRANSCRIPT_WAIT": "1s"})
+
+	var ev map[string]any
+	if err := json.Unmarshal(fixtures.Read("aircall/call.ended.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	data := ev["data"].(map[string]any)
+	data["id"], data["recording"], data["comments"] = 1843399999, files.URL+"/recording.mp3?X-Amz-Signature=abc", []any{}
+	body, _ := json.Marshal(ev)
+	if res, out := call(t, "POST", sys.URL+"/function/aircall-hook", body, nil); res.StatusCode != 200 {
+		t.Fatalf("aircall-hook: %d %s", res.StatusCode, out)
+	}
+	if n := dbtest.Count(t, d.Pool, "jobs", "kind = 'transcribe-call' AND subject = 'call:1843399999' AND status = 'pending'"); n != 1 {
+		t.Fatalf("transcribe-call jobs = %d", n)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	indexed := "document_id = 'call:1843399999' AND body ILIKE '%closet%'"
+	for dbtest.Count(t, d.Pool, "chunks", indexed) == 0 && time.Now().Before(deadline) {
+		// cron's redrive pass, sooner than its minute.
+		call(t, "POST", sys.URL+"/function/redrive", nil, nil)
+		time.Sleep(500 * time.Millisecond)
+	}
+	if dbtest.Count(t, d.Pool, "chunks", indexed) == 0 {
+		var tr, errText *string
+		d.Pool.QueryRow(t.Context(), "SELECT transcript, transcript_error FROM calls WHERE id = 1843399999").Scan(&tr, &errText)
+		t.Fatalf("the call's words were not indexed; transcript %v, error %v", tr, errText)
+	}
+	if n := dbtest.Count(t, d.Pool, "calls", "id = 1843399999 AND transcript_source = 'local'"); n != 1 {
+		t.Errorf("transcript source not local")
+	}
+	if n := dbtest.Count(t, d.Pool, "chunks", indexed+" AND guest_id IS NOT NULL"); n == 0 {
+		t.Errorf("the call's chunk is not scoped to Jordan")
+	}
+
+	// Aircall's transcript, arriving late, replaces ours and is indexed.
+	tr := fixtures.Read("local/aircall.transcription.created.json")
+	tr = bytes.Replace(tr, []byte(`"call_id": "1843377012"`), []byte(`"call_id": "1843399999"`), 1)
+	if res, out := call(t, "POST", sys.URL+"/function/aircall-hook", tr, nil); res.StatusCode != 200 {
+		t.Fatalf("transcription.created: %d %s", res.StatusCode, out)
+	}
+	aircall := "document_id = 'call:1843399999' AND body LIKE '%Guest: Hi, it''s Jordan Avery.%'"
+	for dbtest.Count(t, d.Pool, "chunks", aircall) == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if dbtest.Count(t, d.Pool, "chunks", aircall) == 0 || dbtest.Count(t, d.Pool, "chunks", indexed) != 0 {
+		t.Errorf("Aircall's transcript did not replace ours in the index")
+	}
+}

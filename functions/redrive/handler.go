@@ -42,7 +42,7 @@ var (
 const passBudget = 20 * time.Second
 
 // known kinds are always reported, with zeros when they have no jobs.
-var known = []jobs.Kind{jobs.Vectorize, jobs.ContactSync, jobs.Answer, jobs.Reply}
+var known = []jobs.Kind{jobs.Vectorize, jobs.ContactSync, jobs.Answer, jobs.Reply, jobs.TranscribeCall}
 
 var entry = fnenv.NewEntry(Name, New)
 

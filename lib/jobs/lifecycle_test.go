@@ -168,15 +168,17 @@ func TestEnqueueAfterIsNotStartedEarly(t *testing.T) {
 	if s, n := status(t, d, j.ID); s != jobs.StatusPending || n != 0 {
 		t.Fatalf("after an early invocation: %s with %d attempts, want pending with none", s, n)
 	}
-	// Redrive leaves it alone until due.
-	sum, err := jobs.Redrive(ctx, d.Pool, &invoker{}, jobs.RedriveOptions{Policy: p, MaxInvocations: 3, Grace: 0, Batch: 10})
+	// Redrive leaves it alone until due, and then invokes it at once: the
+	// grace for a producer's own invocation does not apply.
+	opts := jobs.RedriveOptions{Policy: p, MaxInvocations: 3, Grace: time.Hour, Batch: 10}
+	sum, err := jobs.Redrive(ctx, d.Pool, &invoker{}, opts)
 	if err != nil || len(sum.Jobs) != 0 {
 		t.Fatalf("redrive before due: %+v %v", sum, err)
 	}
 	if _, err := d.Pool.Exec(ctx, "UPDATE jobs SET not_before = now() - interval '1s', next_attempt_at = now() - interval '1s' WHERE id = $1", j.ID); err != nil {
 		t.Fatal(err)
 	}
-	sum, err = jobs.Redrive(ctx, d.Pool, &invoker{}, jobs.RedriveOptions{Policy: p, MaxInvocations: 3, Grace: 0, Batch: 10})
+	sum, err = jobs.Redrive(ctx, d.Pool, &invoker{}, opts)
 	if err != nil || len(sum.Jobs) != 1 || sum.Jobs[0].Action != jobs.ActionInvoked {
 		t.Fatalf("redrive once due: %+v %v", sum, err)
 	}

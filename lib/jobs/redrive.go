@@ -81,8 +81,10 @@ func (o RedriveOptions) withDefaults() RedriveOptions {
 // from the last write of a pending job (its insert, or the event it
 // absorbed, each followed by a dispatch) until redrive has invoked it once;
 // after that the redrive back-off alone decides.
+// A delayed job (not_before, EnqueueAfter) has no producer invocation to
+// wait for: it is overdue as soon as it is due.
 const overdueSQL = `next_attempt_at <= now() AND status IN ('pending', 'running', 'retrying')
-	AND (status <> 'pending' OR redrives > 0 OR updated_at <= now() - make_interval(secs => $1))`
+	AND (status <> 'pending' OR redrives > 0 OR not_before IS NOT NULL OR updated_at <= now() - make_interval(secs => $1))`
 
 // Actions a pass takes on a job.
 const (
