@@ -58,7 +58,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		return nil, err
 	}
 	poster := &replies.Poster{DB: env.DB, Chat: clients.Replies, Policy: replies.Policy,
-		Synthesize: voice.SynthesizeJob, Invoker: env.Invoker}
+		Synthesize: voice.SynthesizeJob, Invoker: env.Invoker, HandoffMessage: env.Config.String(replies.HandoffMessage)}
 	if clients.Replies == nil {
 		env.Log.Info().Msg("CHATWOOT_URL not set: replies go to the local outbox, contact sync is skipped")
 	}

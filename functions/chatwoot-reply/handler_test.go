@@ -703,3 +703,66 @@ func TestConfiguration(t *testing.T) {
 func fnenvBuild(d *dbtest.DB, env map[string]string) (fnserver.HandleFunc, *fnenv.Env, error) {
 	return fnenv.Build(context.Background(), fnenv.Options{Name: Name, Lookup: config.FromMap(env), LogOutput: io.Discard, DB: d.Pool}, New)
 }
+
+// A hand-off that asks for it tells the guest, publicly and once, that a
+// person will reply: after the note and the status change, never twice
+// across retries, and not at all when HANDOFF_MESSAGE is off.
+func TestHandoffAcknowledgesTheGuest(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		vars    map[string]string
+		ack     bool
+		failLbl bool // the label call fails once: the job is retried
+		want    string
+	}{
+		{"acknowledged", nil, true, false, "a person will reply here shortly"},
+		{"acknowledged once across a retry", nil, true, true, "a person will reply here shortly"},
+		{"custom message", map[string]string{"HANDOFF_MESSAGE": "Un instant, l'équipe arrive."}, true, false, "l'équipe arrive"},
+		{"switched off", map[string]string{"HANDOFF_MESSAGE": "off"}, true, false, ""},
+		{"not asked for (draft inbox)", nil, false, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, tt.vars)
+			if tt.failLbl {
+				s.fake.Fail(chatwoottest.Failure{Method: "GET", Path: "/labels", Status: 500, RetryAfter: "0", Times: 3})
+			}
+			j := s.reply(t, replies.Reply{Mode: replies.Handoff, Content: "Wants a refund.", HandoffReason: "refund request", Acknowledge: tt.ack})
+			code, _ := s.run(t, j)
+			if tt.failLbl {
+				if code != http.StatusServiceUnavailable {
+					t.Fatalf("first run: %d", code)
+				}
+				code, _ = s.run(t, j)
+			}
+			if code != http.StatusOK {
+				t.Fatalf("run: %d", code)
+			}
+			var notes, public []chatwoottest.Message
+			for _, m := range s.fake.Posted() {
+				if m.Private {
+					notes = append(notes, m)
+				} else {
+					public = append(public, m)
+				}
+			}
+			if len(notes) != 1 || !strings.Contains(notes[0].Content, "refund request") {
+				t.Fatalf("notes %+v", notes)
+			}
+			if tt.want == "" {
+				if len(public) != 0 {
+					t.Fatalf("guest was told %+v", public)
+				}
+				return
+			}
+			if len(public) != 1 || !strings.Contains(public[0].Content, tt.want) || public[0].SenderKind != chatwoottest.Bot {
+				t.Fatalf("guest messages %+v, want one holding %q", public, tt.want)
+			}
+			if public[0].ID < notes[0].ID {
+				t.Errorf("the guest was told before the team's note")
+			}
+			if r := s.row(t, j); r.AckMessageID != public[0].ID || r.Status != replies.StatusPosted {
+				t.Errorf("reply row %+v", r)
+			}
+		})
+	}
+}

@@ -406,3 +406,18 @@ func exec(t *testing.T, h *fntest.Harness, sql string) {
 		t.Fatal(err)
 	}
 }
+
+// A hand-off asks chatwoot-reply to tell the guest only in inboxes where
+// the bot speaks to guests.
+func TestHandoffAcknowledgedOnlyWhereTheBotSpeaks(t *testing.T) {
+	for mode, want := range map[string]bool{"auto": true, "draft": false} {
+		t.Run(mode, func(t *testing.T) {
+			h := start(t, map[string]string{"BOT_DEFAULT_MODE": mode})
+			h.Post(t, fixtures.Read("chatwoot/message_created.incoming.json"), nil)
+			answerJobs(t, h)
+			if n := dbtest.Count(t, h.DB.Pool, "replies", "mode = 'handoff' AND acknowledge = $1", want); n != 1 {
+				t.Fatalf("hand-off replies with acknowledge = %v: %d", want, n)
+			}
+		})
+	}
+}

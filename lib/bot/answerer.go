@@ -243,11 +243,14 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 			res.Text += "\n\n" + voice.Explain(voiceErr)
 		}
 	}
+	// Tell the guest a person will reply only where the bot speaks to
+	// guests; a draft inbox's guests never hear from the bot.
+	ack := res.Handoff && mode == ModeAuto
 	if res.Handoff {
 		mode = "handoff"
 	}
 	last := pending[len(pending)-1].id
-	queued, err := a.store(ctx, account, id, last, mode, res, wantAudio && !res.Handoff)
+	queued, err := a.store(ctx, account, id, last, mode, res, wantAudio && !res.Handoff, ack)
 	if err != nil {
 		return nil, err
 	}
@@ -336,12 +339,12 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 // store writes the reply and its chatwoot-reply job in one transaction. A
 // repeated run finds the reply of the same last guest message and queues
 // nothing new.
-func (a *Answerer) store(ctx context.Context, account, conv, inboundID int64, mode string, res answer.Result, wantAudio bool) (*jobs.Job, error) {
+func (a *Answerer) store(ctx context.Context, account, conv, inboundID int64, mode string, res answer.Result, wantAudio, ack bool) (*jobs.Job, error) {
 	cites, _ := json.Marshal(res.Citations)
 	prov, _ := json.Marshal(res.Provenance)
 	r := replies.Reply{
 		AccountID: account, ConversationID: conv, InboundMessageID: inboundID, Mode: replies.Mode(mode),
-		Content: res.Text, Language: res.Language, Citations: cites, Provenance: prov, WantAudio: wantAudio,
+		Content: res.Text, Language: res.Language, Citations: cites, Provenance: prov, WantAudio: wantAudio, Acknowledge: ack,
 	}
 	if res.Handoff {
 		r.HandoffReason = res.Reason

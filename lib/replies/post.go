@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/harborstays/concierge/lib/chatwoot"
+	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
@@ -43,7 +44,15 @@ type Poster struct {
 	// is stored or synthesis failed. Zero: such replies go as text.
 	Synthesize jobs.Kind
 	Invoker    jobs.Invoker
+	// HandoffMessage is posted to the guest after a hand-off whose reply
+	// asks for it (Reply.Acknowledge); empty or "off": none.
+	HandoffMessage string
 }
+
+// HandoffMessage is what the guest reads when the bot hands over.
+var HandoffMessage = config.Register(config.Setting{Name: "HANDOFF_MESSAGE",
+	Default: "Thanks for your message. I have passed it to our team, and a person will reply here shortly.",
+	Help:    "told to the guest when the bot hands a conversation to a person (inboxes in auto mode); off: nothing is said", Used: "chatwoot-reply"})
 
 // StatusAwaitingAudio: the reply waits for its spoken clip (tts).
 const StatusAwaitingAudio = "awaiting_audio"
@@ -183,6 +192,22 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 			// off the labels API) is reported, not fatal.
 			log.Warn().Err(err).Msg("hand-off label not set")
 			res.Warnings = append(res.Warnings, "label "+HandoffLabel+" not set: "+err.Error())
+		}
+	}
+	if r.Mode == Handoff && chat != nil && r.Acknowledge && r.AckMessageID == 0 && acknowledges(p.HandoffMessage) {
+		// After the note and the status: the team knows before the guest
+		// is told. A retry finds ack_message_id and says it once.
+		msg, err := chat.PostMessage(ctx, r.ConversationID, chatwoot.NewMessage{Content: p.HandoffMessage})
+		switch {
+		case err == nil:
+			if _, err := p.DB.Exec(ctx, "UPDATE replies SET ack_message_id = $2 WHERE id = $1", r.ID, msg.ID); err != nil {
+				return res, fault.Wrap(fault.Unavailable, fmt.Errorf("record hand-off acknowledgement: %w", err), "database unavailable")
+			}
+		case fault.Retryable(err) && job.Attempt < p.Policy.MaxAttempts:
+			return res, err
+		default:
+			log.Warn().Err(err).Msg("hand-off acknowledgement not posted")
+			res.Warnings = append(res.Warnings, "guest not told of the hand-off: "+err.Error())
 		}
 	}
 	if err := p.finish(ctx, r, status); err != nil {
@@ -391,4 +416,9 @@ func (p *Poster) clip(ctx context.Context, id string) (*chatwoot.File, error) {
 	}
 	f.Name = "reply." + ext
 	return &f, nil
+}
+
+func acknowledges(msg string) bool {
+	msg = strings.TrimSpace(msg)
+	return msg != "" && !strings.EqualFold(msg, "off")
 }

@@ -70,7 +70,11 @@ type Reply struct {
 	Citations        json.RawMessage // JSON array; nil is []
 	Provenance       json.RawMessage // JSON object; nil is {}
 	HandoffReason    string
-	WantAudio        bool
+	// Acknowledge: a hand-off also tells the guest a person will reply
+	// (the inbox's bot answers guests); AckMessageID once it went out.
+	Acknowledge  bool
+	AckMessageID int64
+	WantAudio    bool
 	// Set by tts: the spoken reply's clip, and pending, ready or failed
 	// with the reason (the text is posted alone then).
 	VoiceClipID string
@@ -119,12 +123,12 @@ func Insert(ctx context.Context, tx pgx.Tx, r Reply) (jobs.Job, error) {
 	var id string
 	err := tx.QueryRow(ctx, `
 		INSERT INTO replies (account_id, conversation_id, inbound_message_id, mode, content, language,
-			citations, provenance, handoff_reason, want_audio)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, NULLIF($9, ''), $10)
+			citations, provenance, handoff_reason, want_audio, acknowledge)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, NULLIF($9, ''), $10, $11)
 		ON CONFLICT (account_id, inbound_message_id) DO NOTHING
 		RETURNING id::text`,
 		r.AccountID, r.ConversationID, r.InboundMessageID, string(r.Mode), r.Content, r.Language,
-		citations, provenance, r.HandoffReason, r.WantAudio).Scan(&id)
+		citations, provenance, r.HandoffReason, r.WantAudio, r.Acknowledge && r.Mode == Handoff).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return jobs.Job{}, ErrDuplicate
 	}
@@ -151,14 +155,15 @@ func IDFromSubject(subject string) (string, error) {
 const selectReply = `SELECT id::text, account_id, conversation_id, inbound_message_id, mode, content,
 	COALESCE(language, ''), citations, provenance, COALESCE(handoff_reason, ''), want_audio, status,
 	COALESCE(drop_reason, ''), COALESCE(chatwoot_message_id, 0), created_at, posted_at,
-	COALESCE(voice_clip_id::text, ''), COALESCE(voice_status, ''), COALESCE(voice_error, '') FROM replies`
+	COALESCE(voice_clip_id::text, ''), COALESCE(voice_status, ''), COALESCE(voice_error, ''),
+	acknowledge, COALESCE(ack_message_id, 0) FROM replies`
 
 func scanReply(row pgx.Row) (Reply, error) {
 	var r Reply
 	var mode string
 	err := row.Scan(&r.ID, &r.AccountID, &r.ConversationID, &r.InboundMessageID, &mode, &r.Content, &r.Language,
 		&r.Citations, &r.Provenance, &r.HandoffReason, &r.WantAudio, &r.Status, &r.DropReason, &r.ChatwootMessageID,
-		&r.CreatedAt, &r.PostedAt, &r.VoiceClipID, &r.VoiceStatus, &r.VoiceError)
+		&r.CreatedAt, &r.PostedAt, &r.VoiceClipID, &r.VoiceStatus, &r.VoiceError, &r.Acknowledge, &r.AckMessageID)
 	r.Mode = Mode(mode)
 	return r, err
 }
