@@ -43,11 +43,7 @@ func voiceEvent(t *testing.T, conv, msg int64, dataURL string) []byte {
 // a spoken clip on the fake Chatwoot; an oversized and a corrupt file get
 // a text reply explaining the problem; purge deletes expired clips.
 func TestVoiceMessageEndToEnd(t *testing.T) {
-	for _, tool := range []string{"flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	needSpeechTools(t)
 	ogg, _, err := speech.LocalVoice{}.Synthesize(t.Context(), "What time can we check in", "en", speech.OggOpus)
 	if err != nil {
 		t.Fatal(err)
@@ -157,11 +153,7 @@ func TestVoiceMessageEndToEnd(t *testing.T) {
 // become retrievable in Jordan's scope. A later AI Assist transcript
 // replaces ours.
 func TestCallRecordingEndToEnd(t *testing.T) {
-	for _, tool := range []string{"flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	needSpeechTools(t)
 	mp3, _, err := speech.LocalVoice{}.Synthesize(t.Context(), "The towels are in the hall closet", "en", speech.MP3)
 	if err != nil {
 		t.Fatal(err)
@@ -218,5 +210,16 @@ func TestCallRecordingEndToEnd(t *testing.T) {
 	}
 	if dbtest.Count(t, d.Pool, "chunks", aircall) == 0 || dbtest.Count(t, d.Pool, "chunks", indexed) != 0 {
 		t.Errorf("Aircall's transcript did not replace ours in the index")
+	}
+}
+
+// needSpeechTools skips where the local speech engines are not installed
+// (.ci/deps installs them).
+func needSpeechTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
 	}
 }

@@ -90,17 +90,10 @@ func (c *Calls) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 		return c.failed(ctx, id, fault.New(fault.Invalid, "the call has no recording"))
 	}
 	raw, err := c.fetch(ctx, sc)
-	var wav []byte
 	var dur time.Duration
-	if err == nil {
-		wav, dur, err = c.Engines.Tools.ToWAV16k(ctx, raw, c.Limits)
-	}
 	var tr speech.Transcript
 	if err == nil {
-		tr, err = c.Engines.Transcriber.Transcribe(ctx, wav, "")
-	}
-	if err == nil && strings.TrimSpace(tr.Text) == "" {
-		err = fault.New(fault.Invalid, "no speech was recognised in the recording")
+		tr, dur, err = hear(ctx, c.Engines, raw, c.Limits, "call recording")
 	}
 	if err != nil {
 		if fault.Retryable(err) && job.Attempt < c.Policy.MaxAttempts {

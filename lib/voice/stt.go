@@ -114,17 +114,10 @@ func (l *Listener) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 		return l.failed(ctx, account, id, m.conversation, fault.New(fault.Invalid, speech.ReasonEmpty))
 	}
 	raw, err := l.download(ctx, audio.DataURL)
-	var wav []byte
 	var dur time.Duration
-	if err == nil {
-		wav, dur, err = l.Engines.Tools.ToWAV16k(ctx, raw, l.Engines.Limits)
-	}
 	var tr speech.Transcript
 	if err == nil {
-		tr, err = l.Engines.Transcriber.Transcribe(ctx, wav, "")
-	}
-	if err == nil && strings.TrimSpace(tr.Text) == "" {
-		err = fault.New(fault.Invalid, "no speech was recognised in the voice message")
+		tr, dur, err = hear(ctx, l.Engines, raw, l.Engines.Limits, "voice message")
 	}
 	if err != nil {
 		if fault.Retryable(err) && job.Attempt < l.Policy.MaxAttempts {
@@ -184,6 +177,20 @@ func (l *Listener) note(ctx context.Context, job jobs.Claimed, account, id, conv
 	}
 	jobs.Dispatch(ctx, l.Invoker, []jobs.Job{answer})
 	return h, nil
+}
+
+// hear transcodes audio to 16 kHz mono within lim and transcribes it; no
+// recognisable speech is invalid input (what names the audio).
+func hear(ctx context.Context, e speech.Engines, audio []byte, lim speech.Limits, what string) (speech.Transcript, time.Duration, error) {
+	wav, dur, err := e.Tools.ToWAV16k(ctx, audio, lim)
+	if err != nil {
+		return speech.Transcript{}, 0, err
+	}
+	tr, err := e.Transcriber.Transcribe(ctx, wav, "")
+	if err == nil && strings.TrimSpace(tr.Text) == "" {
+		err = fault.New(fault.Invalid, "no speech was recognised in the %s", what)
+	}
+	return tr, dur, err
 }
 
 func contentTypeOf(a *chatwoot.Attachment) string {
