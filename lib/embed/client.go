@@ -175,6 +175,15 @@ func (e *httpError) Error() string {
 	return fmt.Sprintf("embeddings: HTTP %d: %s", e.status, e.msg)
 }
 
+// RetryDelay is the provider's Retry-After, so the vectorize job waits as
+// long as asked once this client gives up (fault.RetryAfter).
+func (e *httpError) RetryDelay() time.Duration {
+	if !e.hasRetry {
+		return 0
+	}
+	return e.retryAfter
+}
+
 func (e *httpError) retryable() bool {
 	return e.status == http.StatusTooManyRequests || e.status >= 500
 }

@@ -190,7 +190,8 @@ func TestRetries(t *testing.T) {
 		steps     []func(http.ResponseWriter) bool
 		wantSleep []time.Duration // exact, or ±20% for back-off when jitter is set
 		jitter    bool
-		wantErr   fault.Kind // Internal: success
+		wantErr   fault.Kind    // Internal: success
+		wantDelay time.Duration // the Retry-After the error carries to the job
 		requests  int
 	}{
 		{
@@ -234,10 +235,11 @@ func TestRetries(t *testing.T) {
 			requests:  4,
 		},
 		{
-			name:     "Retry-After beyond the longest wait fails now",
-			steps:    []func(http.ResponseWriter) bool{status(429, "Retry-After", "120")},
-			wantErr:  fault.Unavailable,
-			requests: 1,
+			name:      "Retry-After beyond the longest wait fails now",
+			steps:     []func(http.ResponseWriter) bool{status(429, "Retry-After", "120")},
+			wantErr:   fault.Unavailable,
+			wantDelay: 120 * time.Second,
+			requests:  1,
 		},
 		{
 			name:     "400 is permanent",
@@ -295,6 +297,9 @@ func TestRetries(t *testing.T) {
 				}
 				if k := fault.KindOf(err); k != tt.wantErr {
 					t.Errorf("kind %s, want %s: %v", k, tt.wantErr, err)
+				}
+				if got := fault.RetryAfter(err); got != tt.wantDelay {
+					t.Errorf("error carries Retry-After %s, want %s", got, tt.wantDelay)
 				}
 				if fault.Retryable(err) != (tt.wantErr == fault.Unavailable) {
 					t.Errorf("retryable %v for %v", fault.Retryable(err), err)
