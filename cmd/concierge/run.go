@@ -130,7 +130,8 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		Health:  func(ctx context.Context) error { return pool.Ping(ctx) },
 		Log:     log,
 		// Replies chatwoot-reply kept locally because no Chatwoot is set.
-		Extra: map[string]http.Handler{"GET /outbox": replies.OutboxHandler(pool), "POST /dev/ask": ask},
+		Extra: map[string]http.Handler{"GET /outbox": replies.OutboxHandler(pool), "POST /dev/ask": ask,
+			"GET /dev/audio/{name}": http.HandlerFunc(ask.serveAudio), "GET /dev/clip/{id}": http.HandlerFunc(ask.serveClip)},
 	})
 	ask.gw = gw.Handler()
 	sys.close = append(sys.close, gw.Close)
@@ -178,9 +179,10 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		_ = srv.Shutdown(ctx)
 	})
 	sys.URL = "http://" + ln.Addr().String()
+	ask.base = sys.URL
 	served, unavailable := gw.Functions()
 	log.Info().Str("url", sys.URL).Strs("functions", served).Strs("not_built", unavailable).Msg("local stack ready; try " + sys.URL + "/healthz")
-	fmt.Fprintf(logOut, "\nAsk the assistant as Jordan (or ?as=sam):\n  curl -s %s/dev/ask -d 'What time can we check in?'\nReplies: %s/outbox\n\n", sys.URL, sys.URL)
+	fmt.Fprintf(logOut, "\nAsk the assistant as Jordan (or ?as=sam; &voice=1 sends it as a voice message):\n  curl -s %s/dev/ask -d 'What time can we check in?'\nReplies: %s/outbox\n\n", sys.URL, sys.URL)
 	return sys, nil
 }
 

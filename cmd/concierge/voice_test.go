@@ -223,3 +223,34 @@ func needSpeechTools(t *testing.T) {
 		}
 	}
 }
+
+// make run's voice try-out: /dev/ask?voice=1 speaks the question, sends it
+// as a voice message (its data_url on the runner), and returns the
+// transcript and the answer with a link to the spoken reply.
+func TestAskByVoiceOnEmbeddedDefaults(t *testing.T) {
+	needSpeechTools(t)
+	d := dbtest.New(t)
+	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "BOT_BURST_WINDOW": "0s"})
+	deadline := time.Now().Add(30 * time.Second)
+	for dbtest.Count(t, d.Pool, "jobs", "kind = 'vectorize' AND status <> 'done'") > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	res, body := call(t, "POST", sys.URL+"/dev/ask?voice=1", []byte("What time can we check in"), nil)
+	var out struct {
+		Transcript, Status, Content, Audio string
+	}
+	if res.StatusCode != 200 || json.Unmarshal([]byte(body), &out) != nil {
+		t.Fatalf("ask by voice: %d %s", res.StatusCode, body)
+	}
+	if !strings.Contains(strings.ToLower(out.Transcript), "check in") || !strings.Contains(out.Content, "3:00 PM") || out.Status != "posted" {
+		t.Fatalf("ask by voice: %s", body)
+	}
+	res, clip := call(t, "GET", out.Audio, nil, nil)
+	// The audio fixture's channel is WhatsApp: OGG/Opus.
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "audio/ogg" || !strings.HasPrefix(clip, "OggS") {
+		t.Fatalf("spoken reply at %s: %d %s, %d bytes", out.Audio, res.StatusCode, res.Header.Get("Content-Type"), len(clip))
+	}
+	if res, _ := call(t, "GET", sys.URL+"/dev/clip/00000000-0000-0000-0000-000000000000", nil, nil); res.StatusCode != 404 {
+		t.Errorf("unknown clip: %d", res.StatusCode)
+	}
+}
