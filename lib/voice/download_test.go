@@ -39,3 +39,21 @@ func TestDownloadOnlyFromAllowedHosts(t *testing.T) {
 		}
 	}
 }
+
+// A signed link's signature never reaches an error (logs, jobs.last_error).
+func TestDownloadErrorsHideTheSignature(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	addr := srv.URL
+	srv.Close() // refused: a transport error that names the URL
+	d := downloader{HTTP: NewHTTPClient(0), What: "call recording"}
+	_, err := d.get(context.Background(), addr+"/rec.mp3?X-Amz-Signature=s3cr3tsig&X-Amz-Credential=AKIAEXAMPLE", nil)
+	if err == nil || fault.KindOf(err) != fault.Unavailable {
+		t.Fatalf("err %v, want unavailable", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3tsig") || strings.Contains(err.Error(), "AKIAEXAMPLE") {
+		t.Errorf("the signature leaked: %v", err)
+	}
+	if !strings.Contains(err.Error(), "/rec.mp3") {
+		t.Errorf("the error no longer says what failed: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -179,6 +180,21 @@ func (l *Listener) note(ctx context.Context, job jobs.Claimed, account, id, conv
 	return h, nil
 }
 
+// withoutQuery drops the query of the URL in a transport error: a signed
+// link's signature (Aircall's recordings, Chatwoot's blobs) is a
+// credential and must not reach logs or jobs.last_error.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.RawQuery, u.User = "", nil
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+		return &url.Error{Op: ue.Op, URL: "(address withheld)", Err: ue.Err}
+	}
+	return err
+}
+
 // hear transcodes audio to 16 kHz mono within lim and transcribes it; no
 // recognisable speech is invalid input (what names the audio).
 func hear(ctx context.Context, e speech.Engines, audio []byte, lim speech.Limits, what string) (speech.Transcript, time.Duration, error) {
@@ -303,7 +319,7 @@ func (d downloader) get(ctx context.Context, u string, auth func(*http.Request))
 	}
 	res, err := d.HTTP.Do(req)
 	if err != nil {
-		return nil, fault.Wrap(fault.Unavailable, err, "the "+d.What+" could not be downloaded")
+		return nil, fault.Wrap(fault.Unavailable, withoutQuery(err), "the "+d.What+" could not be downloaded")
 	}
 	defer res.Body.Close()
 	switch {
