@@ -63,6 +63,11 @@ func All() []Setting {
 	return out
 }
 
+// Unset, as the whole content of a secret file, means the secret is not
+// set: Docker Swarm refuses empty secrets, and an optional provider (Azure
+// Speech, the Aircall API, Groq) must still be switchable off in production.
+const Unset = "none"
+
 // DefaultSecretsDir is where OpenFaaS mounts secrets.
 const DefaultSecretsDir = "/var/openfaas/secrets"
 
@@ -116,6 +121,11 @@ func (c *Config) raw(s *Setting) (string, error) {
 		switch {
 		case err == nil:
 			v := strings.TrimSpace(string(b))
+			if strings.EqualFold(v, Unset) {
+				// A Swarm secret cannot be empty: "none" leaves an
+				// optional one unset.
+				return s.Default, nil
+			}
 			if v != "" {
 				c.secrets = append(c.secrets, v)
 			}

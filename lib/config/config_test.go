@@ -37,6 +37,24 @@ func TestSources(t *testing.T) {
 	}
 }
 
+// A secret file holding "none" leaves the setting unset (Swarm secrets
+// cannot be empty): the default applies and nothing reaches the redactor.
+func TestNoneSecretIsUnset(t *testing.T) {
+	for _, content := range []string{"none", "NONE\n", " None "} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "test-token"), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := New(FromMap(map[string]string{"SECRETS_DIR": dir}))
+		if got := c.String(testSecret); got != "" {
+			t.Errorf("%q: got %q, want unset", content, got)
+		}
+		if vals := c.SecretValues(); len(vals) != 0 {
+			t.Errorf("%q: redactor got %v", content, vals)
+		}
+	}
+}
+
 func TestErrorsNameTheSetting(t *testing.T) {
 	c := New(FromMap(map[string]string{"SECRETS_DIR": t.TempDir(), "TEST_DUR": "ten minutes"}))
 	c.Require(testSecret)

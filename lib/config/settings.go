@@ -7,7 +7,7 @@ var (
 	LogLevel         = Register(Setting{Name: "LOG_LEVEL", Default: "info", Help: "zerolog level: debug, info, warn, error", Used: "all"})
 	SecretsDir       = Register(Setting{Name: "SECRETS_DIR", Default: DefaultSecretsDir, Help: "folder holding the secret files", Used: "all"})
 	DatabaseURL      = Register(Setting{Name: "DATABASE_URL", Secret: "database-url", Help: "PostgreSQL connection string (the runner starts its own cluster when unset)", Used: "all"})
-	DatabaseMaxConns = Register(Setting{Name: "DATABASE_MAX_CONNS", Default: "8", Help: "pgxpool size per replica", Used: "all"})
+	DatabaseMaxConns = Register(Setting{Name: "DATABASE_MAX_CONNS", Default: "4", Help: "pgxpool size per replica (production: 34 replicas at most x 4 stay under max_connections=200 beside Chatwoot and Keycloak)", Used: "all"})
 	GatewayURL       = Register(Setting{Name: "GATEWAY_URL", Default: "http://gateway:8080", Help: "OpenFaaS gateway for async invocations", Used: "hooks, steps"})
 	MaxBodyBytes     = Register(Setting{Name: "MAX_BODY_BYTES", Default: "1048576", Help: "largest request body accepted (413 above)", Used: "all"})
 	PhoneRegion      = Register(Setting{Name: "DEFAULT_PHONE_REGION", Default: "US", Help: "region for phone numbers written without a country code", Used: "hooks"})

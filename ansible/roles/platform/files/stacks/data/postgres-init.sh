@@ -20,6 +20,9 @@ SQL
 create_app_db chatwoot chatwoot /run/secrets/postgres-chatwoot-password
 create_app_db keycloak keycloak /run/secrets/postgres-keycloak-password
 create_app_db concierge concierge /run/secrets/postgres-concierge-password
+# The backup function verifies every dump by restoring it into a scratch
+# database, which it creates and drops.
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres -c 'ALTER ROLE concierge CREATEDB;'
 
 # Extensions that need a superuser (pgvector is not a trusted extension).
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname chatwoot \
