@@ -766,3 +766,158 @@ func TestHandoffAcknowledgesTheGuest(t *testing.T) {
 		})
 	}
 }
+
+// A reply is checked again just before it goes out: an answer to a
+// conversation a person took over meanwhile is dropped, while our own
+// transcript note (posted with an agent's token, so "by a user") is not
+// taken for a person.
+func TestOvertakenBeforePosting(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mode   replies.Mode
+		setup  func(t *testing.T, s *stack)
+		status string
+		reason string
+	}{
+		{"a person opened the conversation", replies.Auto, func(t *testing.T, s *stack) {
+			exec(t, s, "INSERT INTO conversations (account_id, id, status) VALUES (1, 1287, 'open')")
+		}, replies.StatusDropped, replies.ReasonTaken},
+		{"a draft still helps the person who opened it", replies.Draft, func(t *testing.T, s *stack) {
+			exec(t, s, "INSERT INTO conversations (account_id, id, status) VALUES (1, 1287, 'open')")
+		}, replies.StatusPosted, ""},
+		{"our transcript note, posted as a user", replies.Auto, func(t *testing.T, s *stack) {
+			s.message(t, 40212, "outgoing", "user", true, "Voice message transcript: what time can we check in", asked.Add(3*time.Second))
+			exec(t, s, "UPDATE messages SET transcript_note_id = 40212 WHERE id = 40211")
+		}, replies.StatusPosted, ""},
+		{"an agent's own private note", replies.Auto, func(t *testing.T, s *stack) {
+			s.message(t, 40212, "outgoing", "user", true, "I'll take this one", asked.Add(3*time.Second))
+		}, replies.StatusDropped, replies.ReasonPerson},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, nil)
+			tt.setup(t, s)
+			j := s.reply(t, replies.Reply{Mode: tt.mode, Content: "Check-in starts at 3:00 PM."})
+			if code, out := s.run(t, j); code != http.StatusOK {
+				t.Fatalf("run: %d %v", code, out)
+			}
+			if r := s.row(t, j); r.Status != tt.status || r.DropReason != tt.reason {
+				t.Errorf("reply %s (%q), want %s (%q)", r.Status, r.DropReason, tt.status, tt.reason)
+			}
+		})
+	}
+}
+
+// Posting is not idempotent at Chatwoot: a reply is claimed by one job, an
+// attempt after an unknown outcome (or a replay, whose attempts restart)
+// finds what was posted instead of posting again, and a second job of the
+// same reply waits while the first one's claim is fresh.
+func TestPostedOnceAcrossReplaysAndRivals(t *testing.T) {
+	t.Run("replayed after an unknown outcome", func(t *testing.T) {
+		s := start(t, nil)
+		s.fake.Fail(chatwoottest.Failure{Method: "POST", Path: "/messages", Status: http.StatusBadGateway})
+		j := s.reply(t, replies.Reply{Mode: replies.Auto, Content: "Check-in starts at 3:00 PM."})
+		if code, _ := s.run(t, j); code != http.StatusServiceUnavailable {
+			t.Fatalf("first run: %d", code)
+		}
+		// Chatwoot stored it after all: its webhook reached llm-query.
+		s.message(t, 40300, "outgoing", "agent_bot", false, "Check-in starts at 3:00 PM.", asked.Add(5*time.Second))
+		exec(t, s, "UPDATE jobs SET status = 'failed' WHERE id = '"+j.ID+"'")
+		if _, err := jobs.Replay(context.Background(), s.DB.Pool, jobs.ReplayFilter{Kind: "reply"}, false); err != nil {
+			t.Fatal(err)
+		}
+		if code, out := s.run(t, j); code != http.StatusOK {
+			t.Fatalf("replayed run: %d %v", code, out)
+		}
+		if n := s.fake.RequestCount("POST", "/messages"); n != 1 {
+			t.Errorf("%d POSTs of one reply", n)
+		}
+		if r := s.row(t, j); r.Status != replies.StatusPosted || r.ChatwootMessageID != 40300 {
+			t.Errorf("reply %+v, want posted as 40300", r)
+		}
+	})
+	t.Run("a rival job waits for a fresh claim", func(t *testing.T) {
+		s := start(t, nil)
+		j := s.reply(t, replies.Reply{Mode: replies.Auto, Content: "Check-in starts at 3:00 PM."})
+		exec(t, s, "UPDATE replies SET post_claim = 'another-job', post_started_at = now()")
+		if code, _ := s.run(t, j); code != http.StatusServiceUnavailable || s.fake.RequestCount("POST", "/messages") != 0 {
+			t.Fatalf("rival: %d with %d POSTs, want 503 and none", code, s.fake.RequestCount("POST", "/messages"))
+		}
+		// The other job died: once its claim is stale this one posts.
+		exec(t, s, "UPDATE replies SET post_started_at = now() - interval '10 minutes'")
+		exec(t, s, "UPDATE jobs SET status = 'pending' WHERE id = '"+j.ID+"'")
+		if code, _ := s.run(t, j); code != http.StatusOK || s.fake.RequestCount("POST", "/messages") != 1 {
+			t.Fatalf("after a stale claim: %d with %d POSTs", code, s.fake.RequestCount("POST", "/messages"))
+		}
+	})
+	t.Run("acknowledgement after an unknown outcome", func(t *testing.T) {
+		s := start(t, nil)
+		j := s.reply(t, replies.Reply{Mode: replies.Handoff, Content: "Wants a refund.", HandoffReason: "refund request", Acknowledge: true})
+		// The note and the status go through; the acknowledgement's answer is lost.
+		s.fake.Fail(chatwoottest.Failure{Method: "POST", Path: "/messages", Status: http.StatusBadGateway, Times: 1})
+		exec(t, s, "UPDATE replies SET chatwoot_message_id = 99")
+		if code, _ := s.run(t, j); code != http.StatusServiceUnavailable {
+			t.Fatalf("first run: %d", code)
+		}
+		s.message(t, 40301, "outgoing", "agent_bot", false, "Thanks for your message. I have passed it to our team, and a person will reply here shortly.", asked.Add(5*time.Second))
+		if code, out := s.run(t, j); code != http.StatusOK {
+			t.Fatalf("retry: %d %v", code, out)
+		}
+		if n := s.fake.RequestCount("POST", "/messages"); n != 1 {
+			t.Errorf("%d acknowledgement POSTs, want the one whose answer was lost", n)
+		}
+		if r := s.row(t, j); r.AckMessageID != 40301 || r.Status != replies.StatusPosted {
+			t.Errorf("reply %+v, want the acknowledgement found as 40301", r)
+		}
+	})
+}
+
+// A reply to a voice message waits for its clip without ending its job,
+// and goes as text alone when the clip is late or tts gave up silently.
+func TestReplyWaitsForItsClipWithinBounds(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		setup  string // SQL run after the first (waiting) run
+		status string // reply status after the second run
+	}{
+		{"still being synthesised", "", replies.StatusAwaitingAudio},
+		{"clip late", "UPDATE replies SET voice_requested_at = now() - interval '10 minutes'", replies.StatusPosted},
+		{"synthesis parked without an outcome", "UPDATE jobs SET status = 'failed' WHERE kind = 'synthesize'", replies.StatusPosted},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, nil)
+			j := s.reply(t, replies.Reply{Mode: replies.Auto, Content: "Check-in starts at 3:00 PM.", WantAudio: true})
+			code, out := s.run(t, j)
+			if code != http.StatusOK || out["status"] != "waiting" {
+				t.Fatalf("first run: %d %v, want waiting", code, out)
+			}
+			if st, _ := s.jobStatus(t, j); st != jobs.StatusRetrying {
+				t.Fatalf("reply job %s while waiting, want retrying (alive)", st)
+			}
+			if tt.setup != "" {
+				exec(t, s, tt.setup)
+			}
+			code, out = s.run(t, j)
+			r := s.row(t, j)
+			got := r.Status
+			if out["status"] == "waiting" {
+				got = replies.StatusAwaitingAudio
+			}
+			if code != http.StatusOK || got != tt.status {
+				t.Fatalf("second run: %d %v, reply %s; want %s", code, out, r.Status, tt.status)
+			}
+			if tt.status == replies.StatusPosted {
+				p := s.fake.Posted()
+				if len(p) != 1 || len(p[0].Attachments) != 0 || r.VoiceStatus != "failed" {
+					t.Errorf("posted %+v, voice %s; want the text alone", p, r.VoiceStatus)
+				}
+			}
+		})
+	}
+}
+
+func exec(t *testing.T, s *stack, sql string) {
+	t.Helper()
+	if _, err := s.DB.Pool.Exec(context.Background(), sql); err != nil {
+		t.Fatal(err)
+	}
+}

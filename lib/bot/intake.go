@@ -108,8 +108,8 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 	// Only a guest's public message asks for an answer; our own replies,
 	// agents' messages, private notes and activity never do.
 	answerable := ev.FromGuest()
-	// A guest's voice note without text is transcribed first (stt), which
-	// then queues the answer.
+	// A guest's voice note without text is transcribed (stt), which then
+	// wakes the answer.
 	voiceNote := answerable && strings.TrimSpace(ev.Text()) == "" && hasAudio(ev.Attachments)
 	writes := []webhook.Write{
 		{
@@ -137,10 +137,13 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 				"private": ev.Private, "content": ev.Content, "attachments": attachments, "created_at": ev.CreatedAt.Time},
 		},
 		{
+			// A voice note queues its answer too: it waits (snoozes) until stt
+			// has heard the message and then answers it, or hands off if the
+			// transcription never ends, so a stuck stt never means silence.
 			Name: "answer",
 			SQL: `SELECT @subject::text AS subject FROM conv, msg
-			WHERE @answerable::boolean AND NOT @voice::boolean AND conv.status = 'pending' AND conv.handed_off_at IS NULL`,
-			Args: map[string]any{"subject": ConversationSubject(account, convID), "answerable": answerable, "voice": voiceNote},
+			WHERE @answerable::boolean AND conv.status = 'pending' AND conv.handed_off_at IS NULL`,
+			Args: map[string]any{"subject": ConversationSubject(account, convID), "answerable": answerable},
 			Jobs: []webhook.JobFrom{{Kind: jobs.Answer, Column: "subject"}},
 		},
 		{
@@ -148,7 +151,7 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 			// the person who owns it; the answer decides about replying.
 			Name: "transcribe",
 			SQL:  `SELECT @msg_subject::text AS subject FROM msg WHERE @voice::boolean`,
-			Args: map[string]any{"msg_subject": voice.MessageSubject(account, ev.ID)},
+			Args: map[string]any{"msg_subject": voice.MessageSubject(account, ev.ID), "voice": voiceNote},
 			Jobs: []webhook.JobFrom{{Kind: voice.TranscribeJob, Column: "subject"}},
 		},
 	}

@@ -7,6 +7,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -57,19 +58,41 @@ type Message struct {
 
 // Enqueue writes a pending job in tx. A pending job for the same kind and
 // subject absorbs the new one: ten updates of a listing in a burst need one
-// re-index, and it reads the newest row anyway.
+// re-index, and it reads the newest row anyway. The absorbed event brings a
+// fresh redrive budget: new work is not parked for invocations spent on
+// the old.
 func Enqueue(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID string) (Job, error) {
 	var id string
 	err := tx.QueryRow(ctx, `
 		INSERT INTO jobs (kind, function, subject, trace_id)
 		VALUES ($1, $2, $3, $4)
 		ON CONFLICT (kind, subject) WHERE status = 'pending'
-		DO UPDATE SET updated_at = now()
+		DO UPDATE SET updated_at = now(), redrives = 0
 		RETURNING id::text`, k.Name, k.Function, subject, traceID).Scan(&id)
 	if err != nil {
 		return Job{}, fmt.Errorf("enqueue %s %s: %w", k.Name, subject, err)
 	}
 	return Job{ID: id, Kind: k.Name, Function: k.Function, Subject: subject, TraceID: traceID}, nil
+}
+
+// WakeOrEnqueue makes a job of kind k for subject due now: a job of it
+// waiting out a snooze or a back-off ('retrying') is woken, so one job
+// carries the work (a reply waiting for its clip); otherwise a pending
+// job is enqueued as with Enqueue. Invoke the returned job after commit.
+func WakeOrEnqueue(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID string) (Job, error) {
+	j := Job{Kind: k.Name, Function: k.Function, Subject: subject}
+	err := tx.QueryRow(ctx, `
+		UPDATE jobs SET next_attempt_at = now(), updated_at = now()
+		WHERE id = (SELECT id FROM jobs WHERE kind = $1 AND subject = $2 AND status = 'retrying'
+			ORDER BY created_at DESC LIMIT 1 FOR UPDATE)
+		RETURNING id::text, COALESCE(trace_id, '')`, k.Name, subject).Scan(&j.ID, &j.TraceID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Enqueue(ctx, tx, k, subject, traceID)
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("wake %s %s: %w", k.Name, subject, err)
+	}
+	return j, nil
 }
 
 // EnqueueAfter writes a pending job in tx that must not start before delay
@@ -82,7 +105,7 @@ func EnqueueAfter(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID strin
 		INSERT INTO jobs (kind, function, subject, trace_id, not_before, next_attempt_at)
 		VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), now() + make_interval(secs => $5))
 		ON CONFLICT (kind, subject) WHERE status = 'pending'
-		DO UPDATE SET updated_at = now()
+		DO UPDATE SET updated_at = now(), redrives = 0
 		RETURNING id::text`, k.Name, k.Function, subject, traceID, delay.Seconds()).Scan(&id)
 	if err != nil {
 		return Job{}, fmt.Errorf("enqueue %s %s: %w", k.Name, subject, err)

@@ -147,11 +147,14 @@ func Fail(ctx context.Context, db *pgxpool.Pool, c Claimed, cause error, p Polic
 
 // Snooze puts a claimed job back to wait without counting the attempt: the
 // step found its input not ready (an answer waiting for a voice message's
-// transcript). Redrive invokes it after wait; its invocations are still
-// bounded by redrive's MaxInvocations, so a step that snoozes forever ends
-// failed.
+// transcript). Redrive invokes it after wait. A snoozing step must bound
+// its own wait: snoozes count against neither the attempts nor redrive's
+// MaxInvocations.
 func Snooze(ctx context.Context, db *pgxpool.Pool, c Claimed, wait time.Duration, reason string) error {
-	_, err := db.Exec(ctx, `UPDATE jobs SET status = 'retrying', attempts = greatest(attempts - 1, 0), last_error = $2,
+	// Neither the attempt nor the redrive that started it counts: the
+	// step bounds its own wait (a voice message's transcription, a clip).
+	_, err := db.Exec(ctx, `UPDATE jobs SET status = 'retrying', attempts = greatest(attempts - 1, 0),
+			redrives = greatest(redrives - 1, 0), last_error = $2,
 			next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
 		WHERE id = $1 AND status = 'running'`, c.ID, truncateMsg("waiting: "+reason), wait.Seconds())
 	if err != nil {

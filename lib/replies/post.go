@@ -15,6 +15,7 @@ import (
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/step"
 )
 
 // Drop reasons.
@@ -22,6 +23,7 @@ const (
 	ReasonHandedOff  = "the conversation was handed off to a person"
 	ReasonPerson     = "a person wrote in the conversation after the guest's message"
 	ReasonNewerGuest = "the guest wrote again; the newer message gets its own answer"
+	ReasonTaken      = "a person took the conversation over (it is no longer pending)"
 )
 
 const (
@@ -119,17 +121,26 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 		Int64("conversation_id", r.ConversationID).Str("mode", string(r.Mode)).Logger()
 	ctx = logging.WithLogger(ctx, log)
 
-	if r.ChatwootMessageID == 0 && p.Chat != nil && job.Attempt > 1 {
-		mid, err := p.alreadyPosted(ctx, r)
+	if r.ChatwootMessageID == 0 && p.Chat != nil {
+		// Claimed before anything is posted: two jobs of one reply (a
+		// replay, tts waking it) never post at once, and an attempt after
+		// one whose outcome is unknown first looks for what it posted.
+		again, err := p.claim(ctx, r, job)
 		if err != nil {
 			return res, err
 		}
-		if mid != 0 {
-			log.Info().Int64("chatwoot_message_id", mid).Msg("an earlier attempt posted the reply")
-			if err := p.setMessageID(ctx, r.ID, mid); err != nil {
+		if again {
+			mid, err := p.alreadyPosted(ctx, r, r.PostedContent(), r.Private())
+			if err != nil {
 				return res, err
 			}
-			r.ChatwootMessageID = mid
+			if mid != 0 {
+				log.Info().Int64("chatwoot_message_id", mid).Msg("an earlier attempt posted the reply")
+				if err := p.setMessageID(ctx, r.ID, mid); err != nil {
+					return res, err
+				}
+				r.ChatwootMessageID = mid
+			}
 		}
 	}
 
@@ -147,7 +158,12 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 			return p.drop(ctx, r, reason)
 		}
 		if r.WantAudio && r.Mode == Auto && p.Synthesize.Name != "" && (r.VoiceStatus == "" || r.VoiceStatus == "pending") {
-			return p.awaitAudio(ctx, r)
+			ready, err := p.awaitAudio(ctx, r)
+			if err != nil || !ready {
+				return Result{ReplyID: r.ID, Mode: r.Mode, Status: StatusAwaitingAudio}, err
+			}
+			// Not ready in time: the text goes alone.
+			r.VoiceClipID = ""
 		}
 		if chat == nil {
 			return p.keepLocal(ctx, r)
@@ -196,12 +212,29 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 	}
 	if r.Mode == Handoff && chat != nil && r.Acknowledge && r.AckMessageID == 0 && acknowledges(p.HandoffMessage) {
 		// After the note and the status: the team knows before the guest
-		// is told. A retry finds ack_message_id and says it once.
+		// is told. ack_started_at is set first, so an attempt after one
+		// whose outcome is unknown looks for it before saying it again.
+		if r.AckStarted {
+			mid, err := p.alreadyPosted(ctx, r, p.HandoffMessage, false)
+			if err != nil {
+				return res, err
+			}
+			if mid != 0 {
+				if err := p.setAckID(ctx, r.ID, mid); err != nil {
+					return res, err
+				}
+				r.AckMessageID = mid
+			}
+		} else if _, err := p.DB.Exec(ctx, "UPDATE replies SET ack_started_at = now() WHERE id = $1", r.ID); err != nil {
+			return res, fault.Wrap(fault.Unavailable, fmt.Errorf("record hand-off acknowledgement: %w", err), "database unavailable")
+		}
+	}
+	if r.Mode == Handoff && chat != nil && r.Acknowledge && r.AckMessageID == 0 && acknowledges(p.HandoffMessage) {
 		msg, err := chat.PostMessage(ctx, r.ConversationID, chatwoot.NewMessage{Content: p.HandoffMessage})
 		switch {
 		case err == nil:
-			if _, err := p.DB.Exec(ctx, "UPDATE replies SET ack_message_id = $2 WHERE id = $1", r.ID, msg.ID); err != nil {
-				return res, fault.Wrap(fault.Unavailable, fmt.Errorf("record hand-off acknowledgement: %w", err), "database unavailable")
+			if err := p.setAckID(ctx, r.ID, msg.ID); err != nil {
+				return res, err
 			}
 		case fault.Retryable(err) && job.Attempt < p.Policy.MaxAttempts:
 			return res, err
@@ -224,25 +257,38 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 // messages table, which llm-query fills from every message event; our own
 // posted replies are not a person, even when posted with an agent's token.
 func (p *Poster) overtaken(ctx context.Context, r Reply) (string, error) {
-	var handedOff, person, newer bool
+	var handedOff, taken, person, newer bool
+	// Ours (not a person's, even when posted with an agent's token): the
+	// replies, hand-off acknowledgements and voice transcript notes.
 	err := p.DB.QueryRow(ctx, `
-		WITH ib AS (SELECT created_at FROM messages WHERE account_id = $1 AND id = $3)
+		WITH ib AS (SELECT created_at FROM messages WHERE account_id = $1 AND id = $3),
+		ours AS (
+			SELECT chatwoot_message_id AS id FROM replies WHERE account_id = $1 AND conversation_id = $2 AND chatwoot_message_id IS NOT NULL
+			UNION ALL SELECT ack_message_id FROM replies WHERE account_id = $1 AND conversation_id = $2 AND ack_message_id IS NOT NULL
+			UNION ALL SELECT transcript_note_id FROM messages WHERE account_id = $1 AND conversation_id = $2 AND transcript_note_id IS NOT NULL),
+		conv AS (SELECT handed_off_at, status FROM conversations WHERE account_id = $1 AND id = $2)
 		SELECT
-			COALESCE((SELECT handed_off_at IS NOT NULL FROM conversations WHERE account_id = $1 AND id = $2), false),
-			COALESCE(bool_or(lower(COALESCE(m.sender_type, '')) = 'user' AND m.message_type <> 'activity' AND o.id IS NULL), false),
+			COALESCE((SELECT handed_off_at IS NOT NULL FROM conv), false),
+			COALESCE((SELECT status IS NOT NULL AND status <> 'pending' FROM conv), false),
+			COALESCE(bool_or(lower(COALESCE(m.sender_type, '')) = 'user' AND m.message_type <> 'activity'
+				AND m.id NOT IN (SELECT id FROM ours)), false),
 			COALESCE(bool_or(m.message_type = 'incoming'), false)
 		FROM messages m
-		LEFT JOIN replies o ON o.account_id = m.account_id AND o.chatwoot_message_id = m.id
 		WHERE m.account_id = $1 AND m.conversation_id = $2 AND m.id <> $3
 			AND CASE WHEN (SELECT created_at FROM ib) IS NULL THEN m.id > $3
 				ELSE (m.created_at, m.id) > ((SELECT created_at FROM ib), $3) END`,
-		r.AccountID, r.ConversationID, r.InboundMessageID).Scan(&handedOff, &person, &newer)
+		r.AccountID, r.ConversationID, r.InboundMessageID).Scan(&handedOff, &taken, &person, &newer)
 	if err != nil {
 		return "", fault.Wrap(fault.Unavailable, fmt.Errorf("check reply %s: %w", r.ID, err), "database unavailable")
 	}
 	switch {
 	case handedOff && r.Mode != Handoff:
 		return ReasonHandedOff, nil
+	case taken && r.Mode == Auto:
+		// A person opened (or resolved, snoozed) the conversation while
+		// the answer was on its way: the guest hears from them now. A
+		// draft note for the agents still helps.
+		return ReasonTaken, nil
 	case person:
 		return ReasonPerson, nil
 	case newer:
@@ -252,19 +298,20 @@ func (p *Poster) overtaken(ctx context.Context, r Reply) (string, error) {
 }
 
 // alreadyPosted finds the message an earlier attempt may have posted
-// without learning its id: an outgoing message with the reply's text and
-// privacy after the guest's message that no other reply claims. Our
+// without learning its id: an outgoing message with content and privacy
+// after the guest's message that no reply claims (as its message or its
+// acknowledgement). Our
 // messages table has it when Chatwoot's webhook for it arrived; the
 // messages API (agent tokens only) is asked too, best effort.
-func (p *Poster) alreadyPosted(ctx context.Context, r Reply) (int64, error) {
-	content := r.PostedContent()
+func (p *Poster) alreadyPosted(ctx context.Context, r Reply, content string, private bool) (int64, error) {
 	var id int64
 	err := p.DB.QueryRow(ctx, `
 		SELECT COALESCE(min(m.id), 0) FROM messages m
 		WHERE m.account_id = $1 AND m.conversation_id = $2 AND m.id > $3 AND m.message_type = 'outgoing'
 			AND m.private = $4 AND m.content = $5
-			AND NOT EXISTS (SELECT 1 FROM replies o WHERE o.account_id = m.account_id AND o.chatwoot_message_id = m.id)`,
-		r.AccountID, r.ConversationID, r.InboundMessageID, r.Private(), content).Scan(&id)
+			AND NOT EXISTS (SELECT 1 FROM replies o WHERE o.account_id = m.account_id
+				AND (o.chatwoot_message_id = m.id OR o.ack_message_id = m.id))`,
+		r.AccountID, r.ConversationID, r.InboundMessageID, private, content).Scan(&id)
 	if err != nil {
 		return 0, fault.Wrap(fault.Unavailable, fmt.Errorf("reconcile reply %s: %w", r.ID, err), "database unavailable")
 	}
@@ -277,11 +324,11 @@ func (p *Poster) alreadyPosted(ctx context.Context, r Reply) (int64, error) {
 		return 0, nil
 	}
 	for _, m := range msgs {
-		if m.MessageType != chatwoot.Outgoing || m.Private != r.Private() || m.Text() != content || m.SenderKind() == chatwoot.SenderContact {
+		if m.MessageType != chatwoot.Outgoing || m.Private != private || m.Text() != content || m.SenderKind() == chatwoot.SenderContact {
 			continue
 		}
 		var claimed bool
-		if err := p.DB.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM replies WHERE account_id = $1 AND chatwoot_message_id = $2)",
+		if err := p.DB.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM replies WHERE account_id = $1 AND (chatwoot_message_id = $2 OR ack_message_id = $2))",
 			r.AccountID, m.ID).Scan(&claimed); err != nil {
 			return 0, fault.Wrap(fault.Unavailable, fmt.Errorf("reconcile reply %s: %w", r.ID, err), "database unavailable")
 		}
@@ -290,6 +337,13 @@ func (p *Poster) alreadyPosted(ctx context.Context, r Reply) (int64, error) {
 		}
 	}
 	return 0, nil
+}
+
+func (p *Poster) setAckID(ctx context.Context, id string, mid int64) error {
+	if _, err := p.DB.Exec(ctx, "UPDATE replies SET ack_message_id = $2 WHERE id = $1", id, mid); err != nil {
+		return fault.Wrap(fault.Unavailable, fmt.Errorf("record hand-off acknowledgement of reply %s: %w", id, err), "database unavailable")
+	}
+	return nil
 }
 
 func (p *Poster) setMessageID(ctx context.Context, id string, mid int64) error {
@@ -374,16 +428,69 @@ func (p *Poster) finish(ctx context.Context, r Reply, status string) error {
 	return nil
 }
 
+// claimStale is how long a claim protects a post: longer than the reply
+// job's lease, so only a dead attempt's claim is taken over.
+const claimStale = 3 * time.Minute
+
+// claim makes job the one that posts r. It reports whether an earlier
+// attempt (of this job, or one whose claim went stale) may have posted it
+// already. Another job's fresh claim is an unavailable error: the job
+// retries, and by then the reply is posted or the claim stale.
+func (p *Poster) claim(ctx context.Context, r Reply, job jobs.Claimed) (again bool, err error) {
+	err = p.DB.QueryRow(ctx, `
+		WITH old AS (SELECT post_claim, post_started_at FROM replies WHERE id = $1 AND status = 'pending' FOR UPDATE)
+		UPDATE replies SET post_claim = $2, post_started_at = now()
+		FROM old
+		WHERE replies.id = $1 AND (old.post_claim IS NULL OR old.post_claim = $2
+			OR old.post_started_at < now() - make_interval(secs => $3))
+		RETURNING old.post_claim IS NOT NULL`, r.ID, job.ID, claimStale.Seconds()).Scan(&again)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, fault.New(fault.Unavailable, "reply %s is being posted by another job", r.ID)
+	}
+	if err != nil {
+		return false, fault.Wrap(fault.Unavailable, fmt.Errorf("claim reply %s: %w", r.ID, err), "database unavailable")
+	}
+	return again, nil
+}
+
+// AudioWait bounds how long a reply waits for its spoken clip; after it,
+// or once the synthesize job has ended without one, the text goes alone.
+const AudioWait = 3 * time.Minute
+
+// audioRecheck is how soon a waiting reply looks again; tts wakes it
+// sooner when the clip is stored.
+const audioRecheck = 30 * time.Second
+
 // awaitAudio hands a want_audio answer to tts once: it marks the reply's
-// voice pending and queues the synthesize job; tts re-queues the reply.
-func (p *Poster) awaitAudio(ctx context.Context, r Reply) (Result, error) {
-	res := Result{ReplyID: r.ID, Mode: r.Mode, Status: StatusAwaitingAudio}
+// voice pending and queues the synthesize job; the reply job then waits
+// (step.Snooze) and tts wakes it. It reports ready when the reply should
+// go without audio: the clip was not ready within AudioWait, or the
+// synthesize job ended without recording an outcome (the database clock
+// decides).
+func (p *Poster) awaitAudio(ctx context.Context, r Reply) (ready bool, err error) {
+	snooze := &step.Snooze{Wait: audioRecheck, Reason: "the spoken reply is being synthesised"}
 	if r.VoiceStatus == "pending" {
-		return res, nil // the synthesize job is queued; redrive runs it
+		var late bool
+		err := p.DB.QueryRow(ctx, `SELECT COALESCE(voice_requested_at < now() - make_interval(secs => $3), true)
+				OR NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $2 AND subject = $4 AND status IN ('pending', 'running', 'retrying'))
+			FROM replies WHERE id = $1`, r.ID, p.Synthesize.Name, AudioWait.Seconds(), Subject(r.ID)).Scan(&late)
+		if err != nil {
+			return false, fault.Wrap(fault.Unavailable, fmt.Errorf("check speech of reply %s: %w", r.ID, err), "database unavailable")
+		}
+		if !late {
+			return false, snooze
+		}
+		if _, err := p.DB.Exec(ctx, `UPDATE replies SET voice_status = 'failed', voice_error = $2
+			WHERE id = $1 AND voice_status = 'pending'`, r.ID, "the spoken reply was not ready in time"); err != nil {
+			return false, fault.Wrap(fault.Unavailable, fmt.Errorf("record speech of reply %s: %w", r.ID, err), "database unavailable")
+		}
+		logging.From(ctx).Warn().Msg("spoken reply not ready in time; posting text alone")
+		return true, nil
 	}
 	var j jobs.Job
-	err := pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "UPDATE replies SET voice_status = 'pending' WHERE id = $1 AND status = 'pending' AND voice_status IS NULL", r.ID)
+	err = pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE replies SET voice_status = 'pending', voice_requested_at = now()
+			WHERE id = $1 AND status = 'pending' AND voice_status IS NULL`, r.ID)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -391,13 +498,13 @@ func (p *Poster) awaitAudio(ctx context.Context, r Reply) (Result, error) {
 		return err
 	})
 	if err != nil {
-		return Result{}, fault.Wrap(fault.Unavailable, fmt.Errorf("queue speech of reply %s: %w", r.ID, err), "database unavailable")
+		return false, fault.Wrap(fault.Unavailable, fmt.Errorf("queue speech of reply %s: %w", r.ID, err), "database unavailable")
 	}
 	if j.ID != "" && p.Invoker != nil {
 		jobs.Dispatch(ctx, p.Invoker, []jobs.Job{j})
 	}
 	logging.From(ctx).Info().Msg("reply waits for its spoken clip")
-	return res, nil
+	return false, snooze
 }
 
 // clip loads a spoken reply's audio; nil when it expired meanwhile.

@@ -74,6 +74,7 @@ type Reply struct {
 	// (the inbox's bot answers guests); AckMessageID once it went out.
 	Acknowledge  bool
 	AckMessageID int64
+	AckStarted   bool // an attempt began posting the acknowledgement
 	WantAudio    bool
 	// Set by tts: the spoken reply's clip, and pending, ready or failed
 	// with the reason (the text is posted alone then).
@@ -156,14 +157,14 @@ const selectReply = `SELECT id::text, account_id, conversation_id, inbound_messa
 	COALESCE(language, ''), citations, provenance, COALESCE(handoff_reason, ''), want_audio, status,
 	COALESCE(drop_reason, ''), COALESCE(chatwoot_message_id, 0), created_at, posted_at,
 	COALESCE(voice_clip_id::text, ''), COALESCE(voice_status, ''), COALESCE(voice_error, ''),
-	acknowledge, COALESCE(ack_message_id, 0) FROM replies`
+	acknowledge, COALESCE(ack_message_id, 0), ack_started_at IS NOT NULL FROM replies`
 
 func scanReply(row pgx.Row) (Reply, error) {
 	var r Reply
 	var mode string
 	err := row.Scan(&r.ID, &r.AccountID, &r.ConversationID, &r.InboundMessageID, &mode, &r.Content, &r.Language,
 		&r.Citations, &r.Provenance, &r.HandoffReason, &r.WantAudio, &r.Status, &r.DropReason, &r.ChatwootMessageID,
-		&r.CreatedAt, &r.PostedAt, &r.VoiceClipID, &r.VoiceStatus, &r.VoiceError, &r.Acknowledge, &r.AckMessageID)
+		&r.CreatedAt, &r.PostedAt, &r.VoiceClipID, &r.VoiceStatus, &r.VoiceError, &r.Acknowledge, &r.AckMessageID, &r.AckStarted)
 	r.Mode = Mode(mode)
 	return r, err
 }

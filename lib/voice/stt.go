@@ -152,11 +152,15 @@ func (l *Listener) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 // a permanent one, the answer goes ahead without the note.
 func (l *Listener) note(ctx context.Context, job jobs.Claimed, account, id, conv int64, h Heard, transcript string) (Heard, error) {
 	log := logging.From(ctx)
+	var noteID *int64
 	if l.Chat != nil {
-		_, err := l.Chat.ForAccount(account).PostMessage(ctx, conv, chatwoot.NewMessage{Content: NotePrefix + transcript, Private: true})
+		msg, err := l.Chat.ForAccount(account).PostMessage(ctx, conv, chatwoot.NewMessage{Content: NotePrefix + transcript, Private: true})
 		switch {
 		case err == nil:
 			h.Note = true
+			// Kept so chatwoot-reply does not take our note, posted with
+			// an agent's token, for a person writing.
+			noteID = &msg.ID
 		case fault.Retryable(err) && job.Attempt < l.Policy.MaxAttempts:
 			return Heard{}, err
 		default:
@@ -165,7 +169,8 @@ func (l *Listener) note(ctx context.Context, job jobs.Claimed, account, id, conv
 	}
 	var answer jobs.Job
 	err := pgx.BeginFunc(ctx, l.DB, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "UPDATE messages SET transcript_noted_at = now() WHERE account_id = $1 AND id = $2", account, id); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE messages SET transcript_noted_at = now(), transcript_note_id = $3 WHERE account_id = $1 AND id = $2",
+			account, id, noteID); err != nil {
 			return err
 		}
 		var err error
@@ -180,15 +185,15 @@ func (l *Listener) note(ctx context.Context, job jobs.Claimed, account, id, conv
 	return h, nil
 }
 
-// withoutQuery drops the query of the URL in a transport error: a signed
-// link's signature (Aircall's recordings, Chatwoot's blobs) is a
-// credential and must not reach logs or jobs.last_error.
+// withoutQuery keeps only the scheme and host of the URL in a transport
+// error: a signed link's query (Aircall's recordings) and path (Chatwoot's
+// blob ids, which do not expire) are credentials and must not reach logs
+// or jobs.last_error.
 func withoutQuery(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if u, perr := url.Parse(ue.URL); perr == nil {
-			u.RawQuery, u.User = "", nil
-			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+			return &url.Error{Op: ue.Op, URL: u.Scheme + "://" + u.Host + "/…", Err: ue.Err}
 		}
 		return &url.Error{Op: ue.Op, URL: "(address withheld)", Err: ue.Err}
 	}
@@ -278,8 +283,10 @@ func (l *Listener) queueAnswer(ctx context.Context, account, conv int64) error {
 	return nil
 }
 
+// enqueueAnswer wakes the conversation's answer job, which waits for this
+// transcript, or queues one.
 func (l *Listener) enqueueAnswer(ctx context.Context, tx pgx.Tx, account, conv int64) (jobs.Job, error) {
-	return jobs.Enqueue(ctx, tx, l.AnswerJob, l.AnswerSubject(account, conv), logging.Trace(ctx))
+	return jobs.WakeOrEnqueue(ctx, tx, l.AnswerJob, l.AnswerSubject(account, conv), logging.Trace(ctx))
 }
 
 // download fetches a voice message's data_url within the size limit.

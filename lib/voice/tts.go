@@ -111,8 +111,8 @@ func (s *Speaker) failed(ctx context.Context, r replies.Reply, cause error) (Spo
 	return Spoken{Status: "failed", Reason: reason}, nil
 }
 
-// requeue queues the reply job again and invokes it; a reply no longer
-// pending needs nothing.
+// requeue wakes the reply job waiting for the clip (or queues one) and
+// invokes it; a reply no longer pending needs nothing.
 func (s *Speaker) requeue(ctx context.Context, r replies.Reply) error {
 	if r.Status != replies.StatusPending {
 		return nil
@@ -120,7 +120,7 @@ func (s *Speaker) requeue(ctx context.Context, r replies.Reply) error {
 	var j jobs.Job
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
-		j, err = jobs.Enqueue(ctx, tx, replies.Job, replies.Subject(r.ID), logging.Trace(ctx))
+		j, err = jobs.WakeOrEnqueue(ctx, tx, replies.Job, replies.Subject(r.ID), logging.Trace(ctx))
 		return err
 	})
 	if err != nil {

@@ -183,7 +183,7 @@ func statement(d Delivery) (string, pgx.NamedArgs) {
 %s AS (
 		INSERT INTO jobs (kind, function, subject, trace_id, not_before, next_attempt_at)
 		SELECT '%s', '%s', %s, @trace_id, %s, COALESCE(%s, now()) FROM %s WHERE %s IS NOT NULL
-		ON CONFLICT (kind, subject) WHERE status = 'pending' DO UPDATE SET updated_at = now()
+		ON CONFLICT (kind, subject) WHERE status = 'pending' DO UPDATE SET updated_at = now(), redrives = 0
 		RETURNING id::text, kind, function, subject)`, name, j.Kind.Name, j.Kind.Function, j.Column, notBefore, notBefore, w.Name, j.Column)
 			if j.Delay > 0 {
 				// Written, not dispatched: nothing may start it early.
