@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,5 +260,42 @@ func TestSignatureOff(t *testing.T) {
 	// Without svix-id the body digest dedupes.
 	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", ""); n != 1 {
 		t.Errorf("webhook_events = %d, want 1", n)
+	}
+}
+
+// A delete or remove is final: an older update delivered after it (Svix
+// retrying a delivery that failed before the deletion was stored) changes
+// nothing and queues no contact sync; a change Guesty made after the
+// deletion brings the record back.
+func TestDeletionIsNotUndoneByAnOlderUpdate(t *testing.T) {
+	for _, tt := range []struct {
+		name, update, deletion, table, check string
+	}{
+		{"guest", "local/guesty.guest.created.json", "local/guesty.guest.deleted.json", "guests", "deleted_at IS NOT NULL"},
+		{"listing", "guesty/listing.updated.json", "local/guesty.listing.removed.json", "listings", "removed_at IS NOT NULL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t)
+			post(t, h, tt.deletion)
+			before := dbtest.Count(t, h.DB.Pool, "jobs", "")
+			if code, body := post(t, h, tt.update); code != http.StatusOK {
+				t.Fatalf("older update: %d %s", code, body)
+			}
+			if n := dbtest.Count(t, h.DB.Pool, tt.table, tt.check); n != 1 {
+				t.Errorf("an older update undid the %s's deletion", tt.name)
+			}
+			if n := dbtest.Count(t, h.DB.Pool, "jobs", ""); n != before {
+				t.Errorf("the ignored update queued %d jobs", n-before)
+			}
+			// Guesty changed it after the deletion: back.
+			body := regexp.MustCompile(`"(updatedAt|lastUpdatedAt)": "[^"]*"`).ReplaceAll(fixtures.Read(tt.update), []byte(`"$1": "2099-01-01T00:00:00.000Z"`))
+			msgSeq++
+			if code, out := h.Post(t, body, sign(body, fmt.Sprintf("msg_test_%d", msgSeq), time.Now())); code != http.StatusOK {
+				t.Fatalf("newer update: %d %s", code, out)
+			}
+			if n := dbtest.Count(t, h.DB.Pool, tt.table, tt.check); n != 0 {
+				t.Errorf("a newer update did not restore the %s", tt.name)
+			}
+		})
 	}
 }

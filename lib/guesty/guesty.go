@@ -440,8 +440,11 @@ func listingWrite(l Listing, raw json.RawMessage) webhook.Write {
 			default_check_in_time = EXCLUDED.default_check_in_time,
 			default_check_out_time = EXCLUDED.default_check_out_time, raw = EXCLUDED.raw,
 			source_updated_at = EXCLUDED.source_updated_at, removed_at = NULL, updated_at = now()
-		WHERE listings.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
-			OR listings.source_updated_at <= EXCLUDED.source_updated_at
+		WHERE (listings.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
+			OR listings.source_updated_at <= EXCLUDED.source_updated_at)
+			-- Removal is final unless Guesty changed the listing after it: a
+			-- retried older update must not bring it back.
+			AND (listings.removed_at IS NULL OR EXCLUDED.source_updated_at > listings.removed_at)
 		RETURNING 'listing:' || id AS vec`,
 		Args: pgx.NamedArgs{
 			"id": l.ID, "title": nullable(l.Title), "nickname": nullable(l.Nickname), "timezone": nullable(l.Timezone),
@@ -502,8 +505,12 @@ func (h *Hook) guestWrite(g Guest, raw json.RawMessage) webhook.Write {
 			full_name = EXCLUDED.full_name, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
 			email = EXCLUDED.email, phone_e164 = EXCLUDED.phone_e164, raw = EXCLUDED.raw,
 			source_updated_at = EXCLUDED.source_updated_at, deleted_at = NULL, updated_at = now()
-		WHERE guests.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
-			OR guests.source_updated_at <= EXCLUDED.source_updated_at
+		WHERE (guests.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
+			OR guests.source_updated_at <= EXCLUDED.source_updated_at)
+			-- Deletion is final unless Guesty changed the guest after it: a
+			-- retried older update must not bring back (and sync, index) the
+			-- personal data of a deleted guest.
+			AND (guests.deleted_at IS NULL OR EXCLUDED.source_updated_at > guests.deleted_at)
 		RETURNING 'guest:' || id AS subject`,
 		Args: pgx.NamedArgs{
 			"id": g.ID, "full_name": nullable(fullName(g)), "first_name": nullable(g.FirstName),
