@@ -43,6 +43,7 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.Answerer.Attempts = answerPolicy.MaxAttempts
 	return func(req handler.Request) (handler.Response, error) {
 		if err := endpoint.Method(req, http.MethodPost); err != nil {
 			return endpoint.Error(err), nil

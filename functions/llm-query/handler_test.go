@@ -338,13 +338,39 @@ func TestWithModel(t *testing.T) {
 			t.Fatalf("replies = %+v", rs)
 		}
 	})
-	t.Run("model down hands off", func(t *testing.T) {
+	t.Run("model down: retried, then handed off on the last attempt", func(t *testing.T) {
 		url := openAI(t, func(n int, w http.ResponseWriter, body map[string]any) { w.WriteHeader(500) })
 		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": url, "LLM_RETRIES": "1", "LLM_TIMEOUT": "3s"})
 		h.Post(t, message(t, text(90002, "What time can we check in?")), nil)
+		for attempt := 1; attempt < answerPolicy.MaxAttempts; attempt++ {
+			answerJobs(t, h)
+			if rs := replies(t, h); len(rs) != 0 {
+				t.Fatalf("attempt %d of %d: a passing outage was answered: %+v", attempt, answerPolicy.MaxAttempts, rs)
+			}
+			if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer' AND status = 'retrying'"); n != 1 {
+				t.Fatalf("attempt %d: %d retrying answer jobs", attempt, n)
+			}
+		}
 		answerJobs(t, h)
 		rs := replies(t, h)
 		if len(rs) != 1 || rs[0].mode != "handoff" || rs[0].reason == "" {
+			t.Fatalf("replies = %+v", rs)
+		}
+	})
+	t.Run("model back before the last attempt answers", func(t *testing.T) {
+		url := openAI(t, func(n int, w http.ResponseWriter, body map[string]any) {
+			if n <= 2 { // the first attempt's request and its client retry
+				w.WriteHeader(503)
+				return
+			}
+			fmt.Fprint(w, completion(`{"answer":"Check-in is from 3:00 PM.","language":"en","citations":["listing:64f2b7c9d1e8a3f4b5c6d7e8:access#0"],"needs_handoff":false,"reason":""}`))
+		})
+		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": url, "LLM_RETRIES": "1", "LLM_TIMEOUT": "3s"})
+		h.Post(t, message(t, text(90003, "What time can we check in?")), nil)
+		answerJobs(t, h)
+		answerJobs(t, h)
+		rs := replies(t, h)
+		if len(rs) != 1 || rs[0].mode != "auto" || !strings.Contains(rs[0].content, "3:00 PM") {
 			t.Fatalf("replies = %+v", rs)
 		}
 	})

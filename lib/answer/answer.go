@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/llm"
 	"github.com/harborstays/concierge/lib/logging"
@@ -46,6 +47,10 @@ type Request struct {
 	History  []Turn
 	Access   guests.Access
 	Now      time.Time
+	// MayRetry: the job will run again, so a passing outage of the model
+	// or the index is returned (Result.Retry) rather than handed off; on
+	// the last attempt it hands off.
+	MayRetry bool
 }
 
 // Citation names a passage an answer used.
@@ -73,6 +78,9 @@ type Result struct {
 	// Reason says why a person takes over (for the private note).
 	Reason     string
 	Provenance Provenance
+	// Retry, when set, is a passing failure (model or index unavailable)
+	// to retry instead of answering; only with Request.MayRetry.
+	Retry error
 }
 
 // Engine answers requests.
@@ -139,6 +147,9 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 	hits, err := e.Index.Search(ctx, scope, q, limit)
 	if err != nil {
 		logging.From(ctx).Warn().Err(err).Msg("retrieval failed")
+		if req.MayRetry && fault.Retryable(err) {
+			return Result{Retry: err}
+		}
 		return handoff(ReasonError)
 	}
 	for _, h := range hits {
@@ -160,6 +171,11 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 		logging.From(ctx).Warn().Err(err).Msg("model answer failed")
 		if errors.Is(err, errBadOutput) {
 			return handoff(ReasonBadOutput)
+		}
+		// A 20 s outage of the model must not hand the conversation off
+		// for good: the job retries, and hands off on its last attempt.
+		if req.MayRetry && fault.Retryable(err) {
+			return Result{Retry: err}
 		}
 		return handoff(ReasonError)
 	}

@@ -83,6 +83,10 @@ type Answerer struct {
 	Sleep       func(ctx context.Context, d time.Duration) error
 	// HistoryTurns is how many earlier messages go into the prompt.
 	HistoryTurns int
+	// Attempts is the answer job's MaxAttempts: before the last, a passing
+	// model or index outage is retried; on it, the conversation is handed
+	// off. 0 hands off at once.
+	Attempts int
 }
 
 // Outcome of one answer job.
@@ -236,7 +240,11 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 		// voice message said.
 		res = answer.Result{Handoff: true, Reason: "the guest's voice message could not be transcribed (" + voiceErr + ")"}
 	default:
-		res = a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now})
+		res = a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now,
+			MayRetry: job.Attempt < a.Attempts})
+		if res.Retry != nil {
+			return nil, fault.Wrap(fault.Unavailable, res.Retry, "the model or the index is unavailable; the answer is retried")
+		}
 		if voiceErr != "" && !res.Handoff {
 			// The typed question is answered; the voice message's problem
 			// is said too, so it is not silently skipped.
