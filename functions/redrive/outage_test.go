@@ -72,7 +72,7 @@ func (s *step) handle(req handler.Request) (handler.Response, error) {
 		if _, err := tx.Exec(ctx, "INSERT INTO outage_applied (job_id, subject) VALUES ($1, $2)", c.ID, c.Subject); err != nil {
 			return err
 		}
-		return jobs.DoneTx(ctx, tx, c.ID)
+		return jobs.DoneTx(ctx, tx, c)
 	})
 	if err != nil {
 		return endpoint.Error(err), nil

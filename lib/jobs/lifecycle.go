@@ -102,15 +102,17 @@ func Start(ctx context.Context, db *pgxpool.Pool, id string, p Policy) (Claimed,
 
 // Done finishes a claimed job. Use DoneTx to finish it in the same
 // transaction as the step's result.
-func Done(ctx context.Context, db *pgxpool.Pool, id string) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error { return DoneTx(ctx, tx, id) })
+func Done(ctx context.Context, db *pgxpool.Pool, c Claimed) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error { return DoneTx(ctx, tx, c) })
 }
 
-// DoneTx marks job id done inside tx.
-func DoneTx(ctx context.Context, tx pgx.Tx, id string) error {
+// DoneTx marks claimed job c done inside tx. Only c's own attempt can: one
+// whose lease expired while a later attempt runs changes nothing (the
+// work is idempotent; the later attempt records the outcome).
+func DoneTx(ctx context.Context, tx pgx.Tx, c Claimed) error {
 	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', done_at = now(), last_error = NULL, updated_at = now()
-		WHERE id = $1 AND status = 'running'`, id); err != nil {
-		return fmt.Errorf("finish job %s: %w", id, err)
+		WHERE id = $1 AND status = 'running' AND attempts = $2`, c.ID, c.Attempt); err != nil {
+		return fmt.Errorf("finish job %s: %w", c.ID, err)
 	}
 	return nil
 }
@@ -138,7 +140,7 @@ func Fail(ctx context.Context, db *pgxpool.Pool, c Claimed, cause error, p Polic
 	}
 	_, err := db.Exec(ctx, `UPDATE jobs SET status = $2, last_error = $3,
 			next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
-		WHERE id = $1 AND status = 'running'`, c.ID, status, msg, wait.Seconds())
+		WHERE id = $1 AND status = 'running' AND attempts = $5`, c.ID, status, msg, wait.Seconds(), c.Attempt)
 	if err != nil {
 		return "", fmt.Errorf("record failure of job %s: %w", c.ID, err)
 	}
@@ -156,7 +158,7 @@ func Snooze(ctx context.Context, db *pgxpool.Pool, c Claimed, wait time.Duration
 	_, err := db.Exec(ctx, `UPDATE jobs SET status = 'retrying', attempts = greatest(attempts - 1, 0),
 			redrives = greatest(redrives - 1, 0), last_error = $2,
 			next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
-		WHERE id = $1 AND status = 'running'`, c.ID, truncateMsg("waiting: "+reason), wait.Seconds())
+		WHERE id = $1 AND status = 'running' AND attempts = $4`, c.ID, truncateMsg("waiting: "+reason), wait.Seconds(), c.Attempt)
 	if err != nil {
 		return fmt.Errorf("snooze job %s: %w", c.ID, err)
 	}

@@ -73,7 +73,7 @@ func TestLifecycle(t *testing.T) {
 
 	ok := enqueue(t, d, "listing:2")
 	c, _ = jobs.Start(ctx, d.Pool, ok.ID, p)
-	if err := jobs.Done(ctx, d.Pool, c.ID); err != nil {
+	if err := jobs.Done(ctx, d.Pool, c); err != nil {
 		t.Fatal(err)
 	}
 	if s, n := status(t, d, ok.ID); s != jobs.StatusDone || n != 1 {
@@ -184,5 +184,43 @@ func TestEnqueueAfterIsNotStartedEarly(t *testing.T) {
 	}
 	if c, err := jobs.Start(ctx, d.Pool, j.ID, p); err != nil || c.Attempt != 1 {
 		t.Fatalf("start once due: %+v %v", c, err)
+	}
+}
+
+// An attempt whose lease expired while a later attempt runs cannot record
+// an outcome over the later one.
+func TestStaleAttemptChangesNothing(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	p := jobs.Policy{MaxAttempts: 5, Lease: time.Minute, Base: time.Millisecond, Max: time.Millisecond}
+	j := enqueue(t, d, "listing:stale")
+	first, err := jobs.Start(ctx, d.Pool, j.ID, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pool.Exec(ctx, "UPDATE jobs SET next_attempt_at = now() - interval '1 second' WHERE id = $1", j.ID); err != nil {
+		t.Fatal(err)
+	}
+	second, err := jobs.Start(ctx, d.Pool, j.ID, p)
+	if err != nil || second.Attempt != 2 {
+		t.Fatalf("second attempt: %+v %v", second, err)
+	}
+	if _, err := jobs.Fail(ctx, d.Pool, first, fault.New(fault.Invalid, "stale"), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Snooze(ctx, d.Pool, first, time.Minute, "stale"); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Done(ctx, d.Pool, first); err != nil {
+		t.Fatal(err)
+	}
+	if s, n := status(t, d, j.ID); s != jobs.StatusRunning || n != 2 {
+		t.Fatalf("after the stale attempt's outcomes: %s with %d attempts, want the second still running", s, n)
+	}
+	if err := jobs.Done(ctx, d.Pool, second); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := status(t, d, j.ID); s != jobs.StatusDone {
+		t.Fatalf("after the second attempt: %s, want done", s)
 	}
 }

@@ -77,7 +77,7 @@ func RunFor(db *pgxpool.Pool, policyOf func(kind string) jobs.Policy, req handle
 		}
 		return res
 	}
-	if err := jobs.Done(ctx, db, job.ID); err != nil {
+	if err := jobs.Done(ctx, db, job); err != nil {
 		// The work is idempotent: the job stays running, its lease expires
 		// and redrive runs it again, changing nothing.
 		return endpoint.Error(fault.Wrap(fault.Unavailable, err, "database unavailable"))
