@@ -107,27 +107,7 @@ func BenchmarkSTTFunction(b *testing.B) {
 		return exec.Command("pocketsphinx_continuous", speech.PocketsphinxArgs(wavPath)...).Run()
 	}
 	// Warm: the first pocketsphinx run loads its model from disk.
-	if err := bare(); err != nil {
-		b.Fatal(err)
-	}
-	if err := viaFunction(); err != nil {
-		b.Fatal(err)
-	}
-	const n = 3
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		// Interleaved, so a noisy neighbour hits both alike.
-		var cli, fn time.Duration
-		for j := 0; j < n; j++ {
-			cli += timeIt(b, 1, bare)
-			fn += timeIt(b, 1, viaFunction)
-		}
-		cli, fn = cli/n, fn/n
-		b.ReportMetric(float64(fn.Milliseconds()), "stt-function-ms")
-		b.ReportMetric(float64(cli.Milliseconds()), "stt-bare-cli-ms")
-		b.Logf("10 s voice note: stt function %v (bare ffmpeg + pocketsphinx_continuous %v, overhead %+.1f%%)",
-			fn.Round(time.Millisecond), cli.Round(time.Millisecond), 100*(float64(fn)/float64(cli)-1))
-	}
+	compare(b, 3, "stt", "10 s voice note: stt function", "bare ffmpeg + pocketsphinx_continuous", viaFunction, bare)
 }
 
 // BenchmarkTTSFunction: a reply of about 10 s of speech through the whole
@@ -171,13 +151,19 @@ func BenchmarkTTSFunction(b *testing.B) {
 		return exec.Command("ffmpeg", "-nostdin", "-v", "error", "-y", "-i", wav, "-vn", "-ac", "1", "-ar", "48000",
 			"-c:a", "libopus", "-b:a", "24k", "-application", "voip", "-f", "ogg", ogg).Run()
 	}
-	if err := bare(); err != nil {
-		b.Fatal(err)
+	compare(b, 5, "tts", "10 s reply: tts function", "bare flite + ffmpeg", viaFunction, bare)
+}
+
+// compare warms both paths once, then times them interleaved n times per
+// benchmark iteration (a noisy neighbour hits both alike) and reports the
+// function's figure beside the bare commands'.
+func compare(b *testing.B, n int, metric, what, baseline string, viaFunction, bare func() error) {
+	b.Helper()
+	for _, f := range []func() error{bare, viaFunction} {
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
 	}
-	if err := viaFunction(); err != nil {
-		b.Fatal(err)
-	}
-	const n = 5
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var cli, fn time.Duration
@@ -185,11 +171,11 @@ func BenchmarkTTSFunction(b *testing.B) {
 			cli += timeIt(b, 1, bare)
 			fn += timeIt(b, 1, viaFunction)
 		}
-		cli, fn = cli/n, fn/n
-		b.ReportMetric(float64(fn.Milliseconds()), "tts-function-ms")
-		b.ReportMetric(float64(cli.Milliseconds()), "tts-bare-cli-ms")
-		b.Logf("10 s reply: tts function %v (bare flite + ffmpeg %v, overhead %+.1f%%)",
-			fn.Round(time.Millisecond), cli.Round(time.Millisecond), 100*(float64(fn)/float64(cli)-1))
+		cli, fn = cli/time.Duration(n), fn/time.Duration(n)
+		b.ReportMetric(float64(fn.Milliseconds()), metric+"-function-ms")
+		b.ReportMetric(float64(cli.Milliseconds()), metric+"-bare-cli-ms")
+		b.Logf("%s %v (%s %v, overhead %+.1f%%)", what, fn.Round(time.Millisecond), baseline,
+			cli.Round(time.Millisecond), 100*(float64(fn)/float64(cli)-1))
 	}
 }
 
