@@ -59,6 +59,9 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	}
 	poster := &replies.Poster{DB: env.DB, Chat: clients.Replies, Policy: replies.Policy,
 		Synthesize: voice.SynthesizeJob, Invoker: env.Invoker, HandoffMessage: env.Config.String(replies.HandoffMessage)}
+	if clients.Contacts != clients.Replies {
+		poster.People = clients.Contacts
+	}
 	if clients.Replies == nil {
 		env.Log.Info().Msg("CHATWOOT_URL not set: replies go to the local outbox, contact sync is skipped")
 	}

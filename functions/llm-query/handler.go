@@ -37,6 +37,23 @@ func Handle(req handler.Request) (handler.Response, error) { return entry.Handle
 // index update.
 var answerPolicy = jobs.Policy{MaxAttempts: 4, Lease: 3 * time.Minute, Base: 10 * time.Second, Max: 5 * time.Minute}
 
+// intakeBudget keeps the answer to Chatwoot far inside its webhook
+// timeout (WEBHOOK_TIMEOUT, 5 s): Chatwoot does not retry a timeout, it
+// moves the pending conversation to open, where the bot never answers.
+const intakeBudget = 3 * time.Second
+
+// chatwootError answers a failed event the way Chatwoot's agent-bot job
+// understands: it retries 429 and 500 only (3 attempts, 3 s apart), and any
+// other status, 503 included, hands the conversation to a person at once.
+// A passing failure (the database away) is therefore a 500.
+func chatwootError(err error) handler.Response {
+	res := endpoint.Error(err)
+	if res.StatusCode >= 500 {
+		res.StatusCode = http.StatusInternalServerError
+	}
+	return res
+}
+
 // New builds the handler from env.
 func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	b, err := bot.FromEnv(ctx, env, env.Config.String(config.PhoneRegion))
@@ -51,9 +68,11 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		if req.Header.Get(jobs.JobIDHeader) != "" {
 			return step.Run(env.DB, answerPolicy, req, b.Answerer.Run), nil
 		}
-		out, err := b.Intake.Receive(req.Context(), req.Header, req.Body)
+		ctx, cancel := context.WithTimeout(req.Context(), intakeBudget)
+		defer cancel()
+		out, err := b.Intake.Receive(ctx, req.Header, req.Body)
 		if err != nil {
-			return endpoint.Error(err), nil
+			return chatwootError(err), nil
 		}
 		return endpoint.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
 	}, nil

@@ -27,7 +27,8 @@ var (
 
 // Clients are the API clients of a function: Replies posts messages and
 // notes, Contacts calls the contacts API. Both are nil when CHATWOOT_URL is
-// not set (the local embedded default).
+// not set (the local embedded default), and the same client when one token
+// serves both.
 type Clients struct {
 	Replies  *Client
 	Contacts *Client
@@ -58,6 +59,9 @@ func FromConfig(cfg *config.Config) (Clients, error) {
 	replies, err := New(o)
 	if err != nil {
 		return Clients{}, fmt.Errorf("configuration: %s: %w", SettingURL.Name, err)
+	}
+	if contacts == token {
+		return Clients{Replies: replies, Contacts: replies}, nil
 	}
 	o.Token = contacts
 	people, err := New(o)

@@ -39,6 +39,10 @@ type Poster struct {
 	// Chat posts to Chatwoot (any account: see Client.ForAccount); nil
 	// keeps replies in the local outbox.
 	Chat *chatwoot.Client
+	// People, when set, is a user token's client (the contacts token): the
+	// hand-off label is set with it when Chatwoot refuses the bot token the
+	// labels API (before 4.14.2). Nil: no fallback.
+	People *chatwoot.Client
 	// Policy is the reply job's; its MaxAttempts tells the last attempt.
 	Policy jobs.Policy
 	// Synthesize, when set, is the job that speaks a want_audio answer
@@ -199,7 +203,11 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 			return p.fail(ctx, r, job, err)
 		}
 		status = string(st)
-		if _, err := chat.AddLabels(ctx, r.ConversationID, HandoffLabel); err != nil {
+		_, err = chat.AddLabels(ctx, r.ConversationID, HandoffLabel)
+		if chatwoot.BotRefused(err) && p.People != nil {
+			_, err = p.People.ForAccount(r.AccountID).AddLabels(ctx, r.ConversationID, HandoffLabel)
+		}
+		if err != nil {
 			if fault.Retryable(err) && job.Attempt < p.Policy.MaxAttempts {
 				return res, err
 			}

@@ -1,5 +1,11 @@
 // Package stack reads the parts of an OpenFaaS stack.yml that the local
-// runner honours: the functions, their environment, secrets and annotations.
+// runner and the doctor honour: the functions, their environment, secrets,
+// labels and annotations.
+//
+// It parses with github.com/openfaas/go-sdk/stack, the parser faas-cli
+// itself uses, so `${VAR:-default}` is expanded from the environment exactly
+// as `faas-cli deploy` expands it, and the runner never sees a literal
+// "${AZURE_SPEECH_REGION:-}".
 package stack
 
 import (
@@ -7,18 +13,18 @@ import (
 	"os"
 	"sort"
 
-	"go.yaml.in/yaml/v3"
+	sdk "github.com/openfaas/go-sdk/stack"
 )
 
 // Function is one entry under functions:.
 type Function struct {
-	Lang        string            `yaml:"lang"`
-	Handler     string            `yaml:"handler"`
-	Image       string            `yaml:"image"`
-	Environment map[string]string `yaml:"environment"`
-	Secrets     []string          `yaml:"secrets"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
+	Lang        string
+	Handler     string
+	Image       string
+	Environment map[string]string
+	Secrets     []string
+	Labels      map[string]string
+	Annotations map[string]string
 }
 
 // Cron returns the schedule of a function invoked by cron-connector.
@@ -31,7 +37,7 @@ func (f Function) Cron() (string, bool) {
 
 // Stack is a parsed stack.yml.
 type Stack struct {
-	Functions map[string]Function `yaml:"functions"`
+	Functions map[string]Function
 }
 
 // Names returns the function names in order.
@@ -53,14 +59,30 @@ func Load(path string) (*Stack, error) {
 	return Parse(b)
 }
 
-// Parse parses stack.yml content (anchors and merge keys included).
+// Parse parses stack.yml content (anchors and merge keys included), with
+// the process environment substituted as faas-cli does.
 func Parse(b []byte) (*Stack, error) {
-	var s Stack
-	if err := yaml.Unmarshal(b, &s); err != nil {
+	svc, err := sdk.ParseYAMLData(b, "", "", true)
+	if err != nil {
 		return nil, fmt.Errorf("parse stack: %w", err)
 	}
-	if len(s.Functions) == 0 {
+	if len(svc.Functions) == 0 {
 		return nil, fmt.Errorf("parse stack: no functions")
 	}
-	return &s, nil
+	s := &Stack{Functions: make(map[string]Function, len(svc.Functions))}
+	for name, f := range svc.Functions {
+		s.Functions[name] = Function{
+			Lang: f.Language, Handler: f.Handler, Image: f.Image,
+			Environment: f.Environment, Secrets: f.Secrets,
+			Labels: deref(f.Labels), Annotations: deref(f.Annotations),
+		}
+	}
+	return s, nil
+}
+
+func deref(m *map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	return *m
 }

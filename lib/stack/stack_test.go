@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -39,5 +40,35 @@ func TestRepositoryStack(t *testing.T) {
 		if _, ok := s.Functions[name].Cron(); !ok {
 			t.Errorf("%s: no cron-function schedule", name)
 		}
+	}
+}
+
+// The runner sees what faas-cli deploy sees: ${VAR:-default} expanded from
+// the environment, set or not.
+func TestEnvironmentIsSubstituted(t *testing.T) {
+	t.Setenv("AZURE_SPEECH_REGION", "westeurope")
+	t.Setenv("R2_BUCKET", "")
+	s, err := Load("../../stack.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Functions["stt"].Environment["AZURE_SPEECH_REGION"]; got != "westeurope" {
+		t.Errorf("stt AZURE_SPEECH_REGION = %q, want westeurope", got)
+	}
+	if got := s.Functions["backup"].Environment["BACKUP_S3_BUCKET"]; got != "concierge-backups" {
+		t.Errorf("backup BACKUP_S3_BUCKET = %q, want the default", got)
+	}
+	for name, f := range s.Functions {
+		for k, v := range f.Environment {
+			if strings.Contains(v, "${") {
+				t.Errorf("%s %s = %q: not substituted", name, k, v)
+			}
+		}
+		if strings.Contains(f.Image, "${") {
+			t.Errorf("%s image %q: not substituted", name, f.Image)
+		}
+	}
+	if _, err := Parse([]byte("functions:\n  a:\n    lang: go\n")); err == nil {
+		t.Error("a stack without provider openfaas parsed")
 	}
 }

@@ -51,9 +51,12 @@ const (
 
 // Error texts Chatwoot answers with.
 const (
-	ErrInvalidToken    = "Invalid Access Token"
-	ErrBotNotAllowed   = "Access to this endpoint is not authorized for bots"
-	ErrNotFound        = "Resource could not be found"
+	ErrInvalidToken  = "Invalid Access Token"
+	ErrBotNotAllowed = "Access to this endpoint is not authorized for bots"
+	ErrNotFound      = "Resource could not be found"
+	// DefaultVersion is the release a new fake plays: the one the platform
+	// stack pins.
+	DefaultVersion     = "4.14.2"
 	ErrAccountDenied   = "You are not authorized to access this account"
 	ErrPhoneFormat     = "Phone number should be in e164 format"
 	ErrSearchWithoutQ  = "Specify search string with parameter q"
@@ -162,6 +165,21 @@ type Server struct {
 	// BotID and UserID are the senders of posted messages.
 	BotID, UserID int64
 
+	// Version is the release the fake plays (GET /api, and what a bot
+	// token may call); DefaultVersion unless set before the first request.
+	Version string
+	// KeepPendingOnBotFailure is the account setting
+	// keep_pending_on_bot_failure (see DeliverToBot).
+	KeepPendingOnBotFailure bool
+	// BotRetryWait is the wait between agent-bot webhook attempts
+	// (Chatwoot: 3 s); tests shorten it.
+	BotRetryWait time.Duration
+	// WebhookTimeout is Chatwoot's WEBHOOK_TIMEOUT (default 5 s).
+	WebhookTimeout time.Duration
+	// BeforeBotRetry, when set, runs before each retry of an agent-bot
+	// webhook with the attempt about to be made (2 or 3).
+	BeforeBotRetry func(attempt int)
+
 	mu            sync.Mutex
 	accounts      map[int64]bool
 	inboxes       map[[2]int64]bool
@@ -187,7 +205,8 @@ func New(t testing.TB) *Server {
 func NewServer() *Server {
 	s := &Server{
 		UserToken: "cw-user-" + randomHex(), BotToken: "cw-bot-" + randomHex(),
-		BotID: 2, UserID: 7,
+		BotID: 2, UserID: 7, Version: DefaultVersion,
+		BotRetryWait: 3 * time.Second, WebhookTimeout: 5 * time.Second,
 		accounts:      map[int64]bool{1: true},
 		inboxes:       map[[2]int64]bool{},
 		conversations: map[[2]int64]*Conversation{},
@@ -454,6 +473,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.Token = c.token
 
+	switch r.URL.Path {
+	case "/api", "/api/":
+		// ApiController#index: no authentication.
+		c.json(http.StatusOK, map[string]any{"version": s.version(), "timestamp": time.Now().UTC().Format("2006-01-02 15:04:05"),
+			"queue_services": "ok", "data_services": "ok"})
+		return
+	case "/api/v1/profile":
+		s.profile(c)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/accounts/")
 	if !ok {
 		http.NotFound(w, r)
@@ -469,6 +498,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	c.account = acct
 	route, action := s.route(r.Method, seg[1:])
+	if len(seg) == 1 && route != nil {
+		action = "accounts#show"
+	}
 	if route == nil {
 		c.error(http.StatusNotFound, "no route matches "+r.Method+" "+r.URL.Path)
 		return
@@ -479,7 +511,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		c.error(http.StatusUnauthorized, ErrInvalidToken)
 		return
 	}
-	if c.token == Bot && !botAllowed[action] {
+	if c.token == Bot && !botAllowed(s.version(), action) {
 		c.error(http.StatusUnauthorized, ErrBotNotAllowed)
 		return
 	}
@@ -497,13 +529,36 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	route(c)
 }
 
-// botAllowed lists the actions an agent-bot token may call (contract: show,
-// create, update, toggle_status, toggle_typing, toggle_priority,
-// custom_attributes of conversations, messages create, assignments,
-// labels).
-var botAllowed = map[string]bool{
-	"conversations#show": true, "conversations#toggle_status": true, "conversations#toggle_typing_status": true,
-	"messages#create": true, "labels#index": true, "labels#create": true,
+// botAllowed is AccessTokenAuthHelper::BOT_ACCESSIBLE_ENDPOINTS of the
+// release the fake plays. 4.13.0: conversations toggle_status,
+// toggle_typing_status, toggle_priority, create, update,
+// custom_attributes; messages create; assignments create. 4.14.2 (PR
+// #14655) adds conversations show and labels index and create.
+func botAllowed(version, action string) bool {
+	switch action {
+	case "conversations#toggle_status", "conversations#toggle_typing_status", "conversations#toggle_priority",
+		"conversations#create", "conversations#update", "conversations#custom_attributes",
+		"messages#create", "assignments#create":
+		return true
+	case "conversations#show", "labels#index", "labels#create":
+		return atLeast(version, 4, 14, 2)
+	}
+	return false
+}
+
+// atLeast compares a dotted release with major.minor.patch.
+func atLeast(version string, want ...int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	for i, w := range want {
+		n := 0
+		if i < len(parts) {
+			n, _ = strconv.Atoi(parts[i])
+		}
+		if n != w {
+			return n > w
+		}
+	}
+	return true
 }
 
 func (s *Server) scriptedFailure(c *call) bool {
@@ -639,6 +694,10 @@ func (s *Server) route(method string, seg []string) (handler, string) {
 		return s.withConversation(id(1), s.getLabels), "labels#index"
 	case len(seg) == 3 && seg[0] == "conversations" && seg[2] == "labels" && method == http.MethodPost:
 		return s.withConversation(id(1), s.setLabels), "labels#create"
+	case len(seg) == 0 && method == http.MethodGet:
+		return s.showAccount, "accounts#show"
+	case len(seg) == 2 && seg[0] == "inboxes" && method == http.MethodGet:
+		return s.showInbox(id(1)), "inboxes#show"
 	case len(seg) == 2 && seg[0] == "contacts" && seg[1] == "search" && method == http.MethodGet:
 		return s.searchContacts, "contacts#search"
 	case len(seg) == 1 && seg[0] == "contacts" && method == http.MethodPost:
@@ -1045,4 +1104,62 @@ func (s *Server) searchContacts(c *call) {
 		payload = append(payload, s.contactJSON(found[i]))
 	}
 	c.json(http.StatusOK, map[string]any{"meta": map[string]any{"count": len(payload), "current_page": page}, "payload": payload})
+}
+
+func (s *Server) version() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Version
+}
+
+// SetVersion changes the release the fake plays.
+func (s *Server) SetVersion(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Version = v
+}
+
+// profile is Api::V1::ProfilesController#show: Api::BaseController
+// authenticates the token, then refuses bots (profile is not in their
+// endpoints), then shows the user.
+func (s *Server) profile(c *call) {
+	switch c.token {
+	case None, Invalid:
+		c.error(http.StatusUnauthorized, ErrInvalidToken)
+	case Bot:
+		c.error(http.StatusUnauthorized, ErrBotNotAllowed)
+	default:
+		s.mu.Lock()
+		var accounts []map[string]any
+		for id := range s.accounts {
+			accounts = append(accounts, map[string]any{"id": id, "name": "Account " + strconv.FormatInt(id, 10), "role": "administrator"})
+		}
+		s.mu.Unlock()
+		sort.Slice(accounts, func(i, j int) bool { return accounts[i]["id"].(int64) < accounts[j]["id"].(int64) })
+		c.json(http.StatusOK, map[string]any{"id": s.UserID, "name": "Agent", "type": "User", "accounts": accounts})
+	}
+}
+
+// showInbox is InboxesController#show (users only).
+func (s *Server) showInbox(id int64) handler {
+	return func(c *call) {
+		s.mu.Lock()
+		ok := s.inboxes[[2]int64{c.account, id}]
+		s.mu.Unlock()
+		if !ok {
+			c.error(http.StatusNotFound, ErrNotFound)
+			return
+		}
+		c.json(http.StatusOK, map[string]any{"id": id, "account_id": c.account, "name": "Inbox " + strconv.FormatInt(id, 10), "channel_type": "Channel::WebWidget"})
+	}
+}
+
+// showAccount is Api::V1::AccountsController#show: the account with its
+// settings (keep_pending_on_bot_failure among them).
+func (s *Server) showAccount(c *call) {
+	s.mu.Lock()
+	keep := s.KeepPendingOnBotFailure
+	s.mu.Unlock()
+	c.json(http.StatusOK, map[string]any{"id": c.account, "name": "Account " + strconv.FormatInt(c.account, 10), "locale": "en",
+		"settings": map[string]any{"auto_resolve_after": nil, "keep_pending_on_bot_failure": keep}, "latest_chatwoot_version": s.version()})
 }

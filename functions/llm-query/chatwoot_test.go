@@ -1,0 +1,122 @@
+package function
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/harborstays/concierge/lib/chatwoot/chatwoottest"
+	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fixtures"
+	"github.com/harborstays/concierge/lib/fntest"
+)
+
+// chatwootFor is a fake Chatwoot whose agent bot posts to h, with
+// conversation 1287 pending as in the fixture.
+func chatwootFor(t *testing.T) *chatwoottest.Server {
+	t.Helper()
+	cw := chatwoottest.New(t)
+	cw.BotRetryWait = 50 * time.Millisecond
+	cw.AddConversation(chatwoottest.Conversation{AccountID: 1, ID: 1287, InboxID: 3, Status: "pending"})
+	return cw
+}
+
+func deliver(t *testing.T, cw *chatwoottest.Server, url string) chatwoottest.BotOutcome {
+	t.Helper()
+	return cw.DeliverToBot(context.Background(), chatwoottest.BotDelivery{URL: url, Secret: fixtures.ChatwootSecret,
+		Payload: fixtures.Read("chatwoot/message_created.incoming.json"), AccountID: 1, ConversationID: 1287})
+}
+
+// Chatwoot retries an agent-bot event only after 429 or 500; any other
+// failure moves the pending conversation to open, where the bot never
+// answers again. A database outage must therefore answer 500, and the
+// retry that finds the database back stores the event.
+func TestDatabaseOutageKeepsTheConversationPending(t *testing.T) {
+	cluster := dbtest.Cluster()
+	if cluster == nil {
+		t.Skip("tests run against CONCIERGE_TEST_DATABASE_URL; cannot stop that server")
+	}
+	h := fntest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret, "BOT_BURST_WINDOW": "0s"})
+	cw := chatwootFor(t)
+	ctx := context.Background()
+	if err := cluster.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	running := false
+	t.Cleanup(func() {
+		if !running {
+			_ = cluster.Start(ctx)
+		}
+	})
+	cw.BeforeBotRetry = func(attempt int) {
+		if attempt == 2 {
+			if err := cluster.Start(ctx); err != nil {
+				t.Error(err)
+			}
+			running = true
+		}
+	}
+	out := deliver(t, cw, h.URL)
+	if !slices.Equal(out.Statuses, []int{http.StatusInternalServerError, http.StatusOK}) || out.MovedToOpen {
+		t.Fatalf("attempts %v, moved to open %v; want [500 200] and the conversation kept pending", out.Statuses, out.MovedToOpen)
+	}
+	if c, _ := cw.Conversation(1, 1287); c.Status != "pending" {
+		t.Errorf("conversation %s, want pending", c.Status)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", "source = 'chatwoot'"); n != 1 {
+		t.Errorf("events stored = %d, want 1", n)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer'"); n != 1 {
+		t.Errorf("answer jobs = %d, want 1", n)
+	}
+}
+
+// The same rules seen from Chatwoot's side, so the test above cannot pass
+// against a fake that retries everything: 503 is not retried, a bot slower
+// than WEBHOOK_TIMEOUT is not retried, and keep_pending_on_bot_failure
+// keeps the conversation for the bot.
+func TestChatwootBotDeliveryRules(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		status      int
+		slow        bool
+		keepPending bool
+		attempts    int
+		moved       bool
+	}{
+		{"500 is retried twice", http.StatusInternalServerError, false, false, 3, true},
+		{"429 is retried twice", http.StatusTooManyRequests, false, false, 3, true},
+		{"503 is not retried", http.StatusServiceUnavailable, false, false, 1, true},
+		{"401 is not retried", http.StatusUnauthorized, false, false, 1, true},
+		{"a timeout is not retried", http.StatusOK, true, false, 1, true},
+		{"keep_pending_on_bot_failure", http.StatusServiceUnavailable, false, true, 1, false},
+		{"200 delivers", http.StatusOK, false, false, 1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cw := chatwootFor(t)
+			cw.KeepPendingOnBotFailure = c.keepPending
+			cw.WebhookTimeout = 200 * time.Millisecond
+			bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c.slow {
+					time.Sleep(400 * time.Millisecond)
+				}
+				w.WriteHeader(c.status)
+			}))
+			defer bot.Close()
+			out := deliver(t, cw, bot.URL)
+			if len(out.Statuses) != c.attempts || out.MovedToOpen != c.moved {
+				t.Fatalf("attempts %v moved %v; want %d attempts, moved %v", out.Statuses, out.MovedToOpen, c.attempts, c.moved)
+			}
+			want := "pending"
+			if c.moved {
+				want = "open"
+			}
+			if conv, _ := cw.Conversation(1, 1287); conv.Status != want {
+				t.Errorf("status %s, want %s", conv.Status, want)
+			}
+		})
+	}
+}
