@@ -299,3 +299,33 @@ func TestDeletionIsNotUndoneByAnOlderUpdate(t *testing.T) {
 		})
 	}
 }
+
+// A real Svix retry keeps the message id and is signed again with a new
+// timestamp (and so a new signature): it is the same delivery. A dedupe key
+// built from anything but the id would process every retry again.
+func TestSvixRetryWithNewTimestampIsADuplicate(t *testing.T) {
+	h := start(t)
+	body := fixtures.Read("guesty/reservation.new.json")
+	first := time.Now().Add(-3 * time.Minute)
+	for i, at := range []time.Time{first, first.Add(5 * time.Second), first.Add(2 * time.Minute)} {
+		hdr := sign(body, "msg_svix_retry", at)
+		code, out := h.Post(t, body, hdr)
+		want := "duplicate"
+		if i == 0 {
+			want = "stored"
+		}
+		if code != http.StatusOK || !strings.Contains(out, want) {
+			t.Fatalf("attempt %d (timestamp %d): %d %s, want %s", i+1, at.Unix(), code, out, want)
+		}
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", ""); n != 1 {
+		t.Errorf("webhook_events = %d, want 1", n)
+	}
+	if n := len(h.Invoked.Calls()); n != 2 {
+		t.Errorf("invocations = %d, want 2 (vectorize + contact-sync, once)", n)
+	}
+	// A new message id is a new delivery, even with the same body.
+	if code, out := h.Post(t, body, sign(body, "msg_svix_other", time.Now())); code != http.StatusOK || strings.Contains(out, "duplicate") {
+		t.Errorf("a new svix-id: %d %s", code, out)
+	}
+}

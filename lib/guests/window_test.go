@@ -1,0 +1,41 @@
+package guests
+
+import (
+	"testing"
+	"time"
+)
+
+// The disclosure window is [check-in - before, check-out], for confirmed
+// stays only: door codes and Wi-Fi are never shared before it opens or
+// after the guest has left.
+func TestWindow(t *testing.T) {
+	in := time.Date(2026, 7, 10, 15, 0, 0, 0, time.UTC)
+	out := time.Date(2026, 7, 14, 11, 0, 0, 0, time.UTC)
+	before := 48 * time.Hour
+	stay := func(status string) *Stay { return &Stay{Status: status, CheckIn: in, CheckOut: out} }
+	for _, c := range []struct {
+		name string
+		s    *Stay
+		now  time.Time
+		want bool
+	}{
+		{"a week before", stay("confirmed"), in.Add(-7 * 24 * time.Hour), false},
+		{"just before the window opens", stay("confirmed"), in.Add(-before - time.Second), false},
+		{"when it opens", stay("confirmed"), in.Add(-before), true},
+		{"at check-in", stay("confirmed"), in, true},
+		{"during the stay, checked in", stay("checked_in"), in.Add(24 * time.Hour), true},
+		{"at check-out", stay("confirmed"), out, true},
+		{"a second after check-out", stay("confirmed"), out.Add(time.Second), false},
+		{"a day after check-out", stay("checked_in"), out.Add(24 * time.Hour), false},
+		{"a month after check-out", stay("confirmed"), out.Add(30 * 24 * time.Hour), false},
+		{"cancelled, during", stay("canceled"), in.Add(time.Hour), false},
+		{"inquiry, during", stay("inquiry"), in.Add(time.Hour), false},
+		{"no stay", nil, in, false},
+		{"no check-out date", &Stay{Status: "confirmed", CheckIn: in}, in, false},
+		{"no check-in date", &Stay{Status: "confirmed", CheckOut: out}, in, false},
+	} {
+		if got := c.s.Window(c.now, before); got != c.want {
+			t.Errorf("%s: Window = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
