@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +14,8 @@ import (
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/indexer"
+	"github.com/harborstays/concierge/lib/llm"
+	"github.com/harborstays/concierge/lib/llm/llmtest"
 	"github.com/harborstays/concierge/lib/seed"
 )
 
@@ -289,58 +289,51 @@ func TestWindowedSecretsAndIsolation(t *testing.T) {
 	}
 }
 
-// openAI is an OpenAI-compatible chat server scripted per test.
-func openAI(t *testing.T, handle func(n int, w http.ResponseWriter, body map[string]any)) string {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/chat/completions" || r.Header.Get("Authorization") != "Bearer test-key" {
-			t.Errorf("unexpected %s %s auth %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
-			w.WriteHeader(404)
-			return
-		}
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		if body["model"] == nil || body["messages"] == nil {
-			t.Errorf("chat request without model or messages: %v", body)
-		}
-		if rf, _ := body["response_format"].(map[string]any); rf["type"] != "json_object" {
-			t.Errorf("response_format = %v, want json_object", body["response_format"])
-		}
-		w.Header().Set("Content-Type", "application/json")
-		handle(int(n.Add(1)), w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+// groq is the fake model endpoint (llmtest plays Groq) with the default
+// model listed and the former default retired.
+func groq(t *testing.T) *llmtest.Server {
+	t.Helper()
+	srv := llmtest.New(t, "test-key")
+	srv.AddModel(llm.DefaultModel)
+	srv.Decommission(formerDefault)
+	return srv
 }
 
-func completion(content string) string {
-	b, _ := json.Marshal(map[string]any{"id": "c1", "object": "chat.completion", "created": 1, "model": "test-model",
-		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": content}}}})
-	return string(b)
+// formerDefault was LLM_MODEL's default until Groq retired it (2026-08-16).
+const formerDefault = "llama-3.3-70b-versatile"
+
+// checkChats fails the test unless every chat request was authenticated
+// and asked for JSON mode.
+func checkChats(t *testing.T, srv *llmtest.Server) {
+	t.Helper()
+	for _, c := range srv.Chats() {
+		if c.Auth != llmtest.AuthOK || c.ResponseFormat != "json_object" || len(c.Messages) < 2 {
+			t.Errorf("chat request auth %s, response_format %q, %d messages", c.Auth, c.ResponseFormat, len(c.Messages))
+		}
+	}
 }
 
 func TestWithModel(t *testing.T) {
 	t.Run("answers in the guest's language", func(t *testing.T) {
-		url := openAI(t, func(n int, w http.ResponseWriter, body map[string]any) {
-			if n == 1 {
-				w.Header().Set("Retry-After", "0")
-				w.WriteHeader(429)
-				fmt.Fprint(w, `{"error":{"message":"rate limited","type":"tokens","code":"rate_limit_exceeded"}}`)
-				return
-			}
-			fmt.Fprint(w, completion(`{"answer":"Puede hacer el check-in desde las 15:00.","language":"es","citations":["listing:64f2b7c9d1e8a3f4b5c6d7e8:access#0"],"needs_handoff":false,"reason":""}`))
-		})
-		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": url, "LLM_MODEL": "test-model"})
+		srv := groq(t)
+		srv.AddModel("test-model", llmtest.RateLimited("0"),
+			llmtest.Completion(`{"answer":"Puede hacer el check-in desde las 15:00.","language":"es","citations":["listing:64f2b7c9d1e8a3f4b5c6d7e8:access#0"],"needs_handoff":false,"reason":""}`))
+		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": srv.URL(), "LLM_MODEL": "test-model"})
 		h.Post(t, message(t, text(90001, "¿A qué hora podemos hacer el check-in?")), nil)
 		answerJobs(t, h)
 		rs := replies(t, h)
 		if len(rs) != 1 || rs[0].mode != "auto" || !strings.Contains(rs[0].content, "15:00") || !strings.Contains(strings.ReplaceAll(rs[0].prov, " ", ""), `"model":"test-model"`) {
 			t.Fatalf("replies = %+v", rs)
 		}
+		if n := len(srv.Chats()); n != 2 {
+			t.Errorf("chat requests = %d, want 2 (429, then the answer)", n)
+		}
+		checkChats(t, srv)
 	})
 	t.Run("model down: retried, then handed off on the last attempt", func(t *testing.T) {
-		url := openAI(t, func(n int, w http.ResponseWriter, body map[string]any) { w.WriteHeader(500) })
-		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": url, "LLM_RETRIES": "1", "LLM_TIMEOUT": "3s"})
+		srv := groq(t)
+		srv.Handle(llm.DefaultModel, func(llmtest.Request) llmtest.Reply { return llmtest.ServerError(500) })
+		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": srv.URL(), "LLM_RETRIES": "1", "LLM_TIMEOUT": "3s"})
 		h.Post(t, message(t, text(90002, "What time can we check in?")), nil)
 		for attempt := 1; attempt < answerPolicy.MaxAttempts; attempt++ {
 			answerJobs(t, h)
@@ -356,22 +349,129 @@ func TestWithModel(t *testing.T) {
 		if len(rs) != 1 || rs[0].mode != "handoff" || rs[0].reason == "" {
 			t.Fatalf("replies = %+v", rs)
 		}
+		if n := dbtest.Count(t, h.DB.Pool, "provider_incidents", ""); n != 0 {
+			t.Errorf("an outage recorded %d configuration incidents", n)
+		}
+		checkChats(t, srv)
 	})
 	t.Run("model back before the last attempt answers", func(t *testing.T) {
-		url := openAI(t, func(n int, w http.ResponseWriter, body map[string]any) {
-			if n <= 2 { // the first attempt's request and its client retry
-				w.WriteHeader(503)
-				return
-			}
-			fmt.Fprint(w, completion(`{"answer":"Check-in is from 3:00 PM.","language":"en","citations":["listing:64f2b7c9d1e8a3f4b5c6d7e8:access#0"],"needs_handoff":false,"reason":""}`))
-		})
-		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": url, "LLM_RETRIES": "1", "LLM_TIMEOUT": "3s"})
+		srv := groq(t)
+		// The first attempt's request and its client retry fail.
+		srv.AddModel(llm.DefaultModel, llmtest.ServerError(503), llmtest.ServerError(503),
+			llmtest.Completion(`{"answer":"Check-in is from 3:00 PM.","language":"en","citations":["listing:64f2b7c9d1e8a3f4b5c6d7e8:access#0"],"needs_handoff":false,"reason":""}`))
+		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": srv.URL(), "LLM_RETRIES": "1", "LLM_TIMEOUT": "3s"})
 		h.Post(t, message(t, text(90003, "What time can we check in?")), nil)
 		answerJobs(t, h)
 		answerJobs(t, h)
 		rs := replies(t, h)
 		if len(rs) != 1 || rs[0].mode != "auto" || !strings.Contains(rs[0].content, "3:00 PM") {
 			t.Fatalf("replies = %+v", rs)
+		}
+		checkChats(t, srv)
+	})
+	t.Run("JSON mode rejects the output once: repaired", func(t *testing.T) {
+		srv := groq(t)
+		srv.AddModel(llm.DefaultModel, llmtest.JSONValidateFailed("Check-in is from 3:00 PM."),
+			llmtest.Completion(`{"answer":"Check-in is from 3:00 PM.","language":"en","citations":["listing:64f2b7c9d1e8a3f4b5c6d7e8:access#0"],"needs_handoff":false,"reason":""}`))
+		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": srv.URL()})
+		h.Post(t, message(t, text(90004, "What time can we check in?")), nil)
+		answerJobs(t, h)
+		rs := replies(t, h)
+		if len(rs) != 1 || rs[0].mode != "auto" || !strings.Contains(rs[0].content, "3:00 PM") {
+			t.Fatalf("replies = %+v", rs)
+		}
+		chats := srv.Chats()
+		if len(chats) != 2 || chats[1].Messages[len(chats[1].Messages)-2].Content != "Check-in is from 3:00 PM." {
+			t.Errorf("the repair did not show the model its rejected text: %+v", chats)
+		}
+		checkChats(t, srv)
+	})
+}
+
+// Groq retired the model LLM_MODEL names: a configuration error, not a
+// guest's. Each attempt logs it at error level naming LLM_MODEL and counts
+// it in provider_incidents; the job is retried as in an outage, so fixing
+// the setting in time answers the guest; only the last attempt hands off.
+func TestDecommissionedModel(t *testing.T) {
+	env := func(srv *llmtest.Server, model string) map[string]string {
+		return map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": srv.URL(), "LLM_MODEL": model, "LLM_RETRIES": "1"}
+	}
+	errorLines := func() int {
+		n := 0
+		for _, line := range strings.Split(fntest.Logs(), "\n") {
+			if strings.Contains(line, `"level":"error"`) && strings.Contains(line, `"setting":"LLM_MODEL"`) &&
+				strings.Contains(line, `"model":"`+formerDefault+`"`) && strings.Contains(line, `"provider_code":"model_decommissioned"`) {
+				n++
+			}
+		}
+		return n
+	}
+	incidentCount := func(t *testing.T, h *fntest.Harness) int {
+		t.Helper()
+		var n int
+		err := h.DB.Pool.QueryRow(context.Background(), `SELECT COALESCE(sum(count), 0) FROM provider_incidents
+			WHERE provider = 'llm' AND setting = 'LLM_MODEL' AND code = 'model_decommissioned'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	t.Run("retried and recorded, handed off on the last attempt", func(t *testing.T) {
+		srv := groq(t)
+		h := start(t, env(srv, formerDefault))
+		h.Post(t, message(t, text(91001, "What time can we check in?")), nil)
+		for attempt := 1; attempt < answerPolicy.MaxAttempts; attempt++ {
+			before := errorLines()
+			out := answerJobs(t, h)
+			if rs := replies(t, h); len(rs) != 0 {
+				t.Fatalf("attempt %d of %d: handed off or answered: %+v", attempt, answerPolicy.MaxAttempts, rs)
+			}
+			if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer' AND status = 'retrying' AND last_error LIKE '%LLM_MODEL%'"); n != 1 {
+				t.Fatalf("attempt %d: %d retrying answer jobs whose error names LLM_MODEL (%v)", attempt, n, out)
+			}
+			if n := incidentCount(t, h); n != attempt {
+				t.Errorf("attempt %d: incidents counted %d", attempt, n)
+			}
+			if n := errorLines() - before; n != 1 {
+				t.Errorf("attempt %d: %d error log lines naming LLM_MODEL, want 1", attempt, n)
+			}
+		}
+		answerJobs(t, h)
+		rs := replies(t, h)
+		if len(rs) != 1 || rs[0].mode != "handoff" || rs[0].reason != "the assistant is misconfigured: check LLM_MODEL" {
+			t.Fatalf("last attempt: replies = %+v", rs)
+		}
+		if n := incidentCount(t, h); n != answerPolicy.MaxAttempts {
+			t.Errorf("incidents counted %d, want %d", n, answerPolicy.MaxAttempts)
+		}
+		// A decommissioned model is not retried by the client: one request per attempt.
+		if n := len(srv.Chats()); n != answerPolicy.MaxAttempts {
+			t.Errorf("chat requests = %d, want %d", n, answerPolicy.MaxAttempts)
+		}
+		checkChats(t, srv)
+	})
+
+	t.Run("fixed before the last attempt: answered", func(t *testing.T) {
+		srv := groq(t)
+		h := start(t, env(srv, formerDefault))
+		h.Post(t, message(t, text(91002, "What time can we check in?")), nil)
+		answerJobs(t, h)
+		if rs := replies(t, h); len(rs) != 0 {
+			t.Fatalf("handed off on the first attempt: %+v", rs)
+		}
+		// The operator sets LLM_MODEL; the function restarts with it.
+		srv.AddModel(llm.DefaultModel, llmtest.Completion(`{"answer":"Check-in is from 3:00 PM.","language":"en","citations":["listing:64f2b7c9d1e8a3f4b5c6d7e8:access#0"],"needs_handoff":false,"reason":""}`))
+		vars := env(srv, llm.DefaultModel)
+		vars["KNOWLEDGE_DIR"] = fntest.Knowledge(t)
+		for k, v := range baseEnv {
+			vars[k] = v
+		}
+		fixed := fntest.StartWith(t, h.DB, Name, New, vars)
+		answerJobs(t, fixed)
+		rs := replies(t, fixed)
+		if len(rs) != 1 || rs[0].mode != "auto" || !strings.Contains(rs[0].content, "3:00 PM") {
+			t.Fatalf("after the fix: replies = %+v", rs)
 		}
 	})
 }

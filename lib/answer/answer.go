@@ -15,6 +15,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/llm"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/retrieval"
@@ -92,18 +93,25 @@ type Engine struct {
 	DiscloseBefore time.Duration
 	// MaxPassages bounds what one answer reads.
 	MaxPassages int
+	// RecordIncident records a refusal of the model endpoint that only a
+	// configuration change fixes, durably, so it is a metric
+	// (incidents.Record with the pool); nil only logs it.
+	RecordIncident func(ctx context.Context, in incidents.Incident) error
 }
 
 // Handoff reasons.
 const (
-	ReasonPerson     = "the guest asked for a person"
-	ReasonNothing    = "nothing in the guest's data answers this"
-	ReasonNotInData  = "the model found no answer in the guest's data"
-	ReasonError      = "the assistant failed"
-	ReasonBadOutput  = "the model's answer was invalid twice"
-	reasonTopicFmt   = "restricted topic: %s"
-	defaultPassages  = 6
-	maxQuestionRunes = 2000
+	ReasonPerson    = "the guest asked for a person"
+	ReasonNothing   = "nothing in the guest's data answers this"
+	ReasonNotInData = "the model found no answer in the guest's data"
+	ReasonError     = "the assistant failed"
+	ReasonBadOutput = "the model's answer was invalid twice"
+	// ReasonMisconfigured: the model endpoint refused a setting (a retired
+	// model id, a rejected key); the hand-off reason names the setting.
+	ReasonMisconfigured = "the assistant is misconfigured"
+	reasonTopicFmt      = "restricted topic: %s"
+	defaultPassages     = 6
+	maxQuestionRunes    = 2000
 )
 
 // Answer decides the reply to req. It does not fail: errors become a
@@ -167,6 +175,17 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 		return res
 	}
 	res, err := e.ask(ctx, q, req, hits)
+	var ce *llm.ConfigError
+	if errors.As(err, &ce) {
+		e.misconfigured(ctx, ce)
+		// Every guest's answer fails alike until the setting changes: the
+		// job retries as in an outage, so a quick fix saves the pending
+		// answers, and hands off on its last attempt.
+		if req.MayRetry {
+			return Result{Retry: err}
+		}
+		return handoff(ReasonMisconfigured + ": check " + ce.Setting)
+	}
 	if err != nil {
 		logging.From(ctx).Warn().Err(err).Msg("model answer failed")
 		if errors.Is(err, errBadOutput) {
@@ -187,6 +206,21 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 	}
 	res.Provenance = prov
 	return res
+}
+
+// misconfigured logs a configuration refusal once, at error level with the
+// setting to change (never the key), and records it as an incident.
+func (e *Engine) misconfigured(ctx context.Context, ce *llm.ConfigError) {
+	log := logging.From(ctx)
+	log.Error().Str("setting", ce.Setting).Str("model", ce.Model).Int("status", ce.Status).Str("provider_code", ce.Code).
+		Str("provider_message", ce.Message).Msg("the model endpoint refused the configuration: change " + ce.Setting)
+	if e.RecordIncident == nil {
+		return
+	}
+	in := incidents.Incident{Provider: "llm", Setting: ce.Setting, Code: ce.Code, Message: ce.Error()}
+	if err := e.RecordIncident(ctx, in); err != nil {
+		log.Warn().Err(err).Str("setting", ce.Setting).Msg("could not record the incident")
+	}
 }
 
 // note is the private note of a hand-off: the reason and a short summary.
@@ -261,15 +295,27 @@ func (e *Engine) ask(ctx context.Context, q string, req Request, hits []retrieva
 	}
 	for attempt := 0; attempt < 2; attempt++ {
 		out, err := e.Model.CompleteJSON(ctx, msgs)
-		if err != nil {
+		var verr error
+		var oe *llm.OutputError
+		switch {
+		case errors.As(err, &oe):
+			// The provider's JSON mode rejected the model's text (Groq:
+			// 400 json_validate_failed): invalid output like any other,
+			// and the repair shows the model what it wrote.
+			out, verr = oe.Output, fmt.Errorf("not a valid JSON object (%s)", oe.Code)
+		case err != nil:
 			return Result{}, err
-		}
-		res, verr := validate(out, titles)
-		if verr == nil {
-			return res, nil
+		default:
+			var res Result
+			if res, verr = validate(out, titles); verr == nil {
+				return res, nil
+			}
 		}
 		logging.From(ctx).Info().Err(verr).Int("attempt", attempt+1).Msg("model output rejected")
-		msgs = append(msgs, llm.Message{Role: "assistant", Content: out}, llm.Message{Role: "user", Content: fmt.Sprintf(
+		if strings.TrimSpace(out) != "" {
+			msgs = append(msgs, llm.Message{Role: "assistant", Content: out})
+		}
+		msgs = append(msgs, llm.Message{Role: "user", Content: fmt.Sprintf(
 			"That reply was invalid (%s). Reply again with only the JSON object: "+
 				`{"answer": string, "language": string, "citations": [string], "needs_handoff": boolean, "reason": string}.`, verr)})
 	}

@@ -1,15 +1,22 @@
 package answer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/llm"
+	"github.com/harborstays/concierge/lib/llm/llmtest"
+	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/retrieval"
 )
 
@@ -227,5 +234,118 @@ func TestOffline(t *testing.T) {
 	res = engine(t, &fakeIndex{err: errors.New("index down")}, nil).Answer(context.Background(), Request{Question: "where do I park", Now: now})
 	if !res.Handoff || res.Reason != ReasonError {
 		t.Fatalf("index error: %+v", res)
+	}
+}
+
+// The engine against the provider's own answers (llmtest plays Groq): a
+// refused configuration is retried and recorded, not handed off, until the
+// last attempt; JSON mode's rejection gets the one repair.
+func TestModelMeetsTheProvider(t *testing.T) {
+	const valid = `{"answer":"From 3:00 PM.","language":"en","citations":["listing:L:access#0"],"needs_handoff":false,"reason":""}`
+	now := time.Date(2025, 7, 15, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		model    string
+		apiKey   string
+		replies  []llmtest.Reply
+		mayRetry bool
+		retry    bool   // Result.Retry set
+		handoff  string // hand-off reason; "" for an answer
+		incident string // setting of the recorded incident
+		code     string
+		chats    int
+		// repaired: the second request shows the model its rejected text.
+		repaired string
+	}{
+		{name: "decommissioned model, attempts left", model: "llama-3.3-70b-versatile", mayRetry: true, retry: true,
+			incident: "LLM_MODEL", code: "model_decommissioned", chats: 1},
+		{name: "decommissioned model, last attempt", model: "llama-3.3-70b-versatile",
+			handoff: ReasonMisconfigured + ": check LLM_MODEL", incident: "LLM_MODEL", code: "model_decommissioned", chats: 1},
+		{name: "unknown model, attempts left", model: "gpt-oss-120b", mayRetry: true, retry: true,
+			incident: "LLM_MODEL", code: "model_not_found", chats: 1},
+		{name: "rejected key, last attempt", model: "openai/gpt-oss-120b", apiKey: "gsk_wrong_0123456789",
+			handoff: ReasonMisconfigured + ": check GROQ_API_KEY", incident: "GROQ_API_KEY", code: "invalid_api_key", chats: 1},
+		{name: "json_validate_failed, then valid", model: "openai/gpt-oss-120b", mayRetry: true,
+			replies: []llmtest.Reply{llmtest.JSONValidateFailed(`Sure! Check-in is from 3 PM`), llmtest.Completion(valid)}, chats: 2,
+			repaired: `Sure! Check-in is from 3 PM`},
+		{name: "json_validate_failed twice", model: "openai/gpt-oss-120b", mayRetry: true,
+			replies: []llmtest.Reply{llmtest.JSONValidateFailed(`Sure!`), llmtest.JSONValidateFailed(`{"answer":`)}, handoff: ReasonBadOutput, chats: 2,
+			repaired: `Sure!`},
+		{name: "json_validate_failed without the generation, then valid", model: "openai/gpt-oss-120b",
+			replies: []llmtest.Reply{llmtest.JSONValidateFailed(""), llmtest.Completion(valid)}, chats: 2},
+		{name: "reasoning model answers", model: "openai/gpt-oss-120b",
+			replies: []llmtest.Reply{{Content: valid, Reasoning: "The access passage says 3:00 PM."}}, chats: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := llmtest.New(t, "gsk_test_0123456789")
+			srv.AddModel("openai/gpt-oss-120b", tt.replies...)
+			srv.Decommission("llama-3.3-70b-versatile")
+			key := "gsk_test_0123456789"
+			if tt.apiKey != "" {
+				key = tt.apiKey
+			}
+			m := llm.New(llm.Options{BaseURL: srv.URL(), APIKey: key, Model: tt.model, Timeout: 5 * time.Second})
+			var recorded []incidents.Incident
+			e := engine(t, &fakeIndex{hits: []retrieval.Hit{access}}, m)
+			e.RecordIncident = func(_ context.Context, in incidents.Incident) error {
+				recorded = append(recorded, in)
+				return nil
+			}
+			var logs bytes.Buffer
+			ctx := logging.WithLogger(context.Background(), zerolog.New(&logs))
+			res := e.Answer(ctx, Request{Question: "What time can we check in?", Now: now, MayRetry: tt.mayRetry,
+				Access: guests.Access{GuestID: "G", Stay: stay(now), Scope: retrieval.Scope{GuestID: "G"}}})
+
+			if (res.Retry != nil) != tt.retry {
+				t.Fatalf("Retry = %v, want %v (%+v)", res.Retry, tt.retry, res)
+			}
+			if tt.retry && (res.Handoff || !errors.Is(res.Retry, llm.ErrMisconfigured)) {
+				t.Errorf("retry = %+v, want a misconfiguration and no hand-off", res)
+			}
+			switch {
+			case tt.retry:
+			case tt.handoff != "":
+				if !res.Handoff || res.Reason != tt.handoff || !strings.Contains(res.Text, tt.handoff) {
+					t.Errorf("got %+v, want a hand-off: %s", res, tt.handoff)
+				}
+			default:
+				if res.Handoff || res.Text != "From 3:00 PM." {
+					t.Errorf("got %+v, want the answer", res)
+				}
+			}
+			if n := len(srv.Chats()); n != tt.chats {
+				t.Errorf("chat requests = %d, want %d", n, tt.chats)
+			}
+			if tt.repaired != "" {
+				msgs := srv.Chats()[1].Messages
+				if len(msgs) != 4 || msgs[2].Role != "assistant" || msgs[2].Content != tt.repaired || msgs[3].Role != "user" {
+					t.Errorf("repair turn = %+v, want the rejected text as the assistant's, then the request", msgs)
+				}
+			}
+
+			if tt.incident == "" {
+				if len(recorded) != 0 || strings.Contains(logs.String(), `"level":"error"`) {
+					t.Errorf("incident recorded or error logged for a guest-level failure: %+v\n%s", recorded, logs.String())
+				}
+				return
+			}
+			if len(recorded) != 1 || recorded[0].Provider != "llm" || recorded[0].Setting != tt.incident || recorded[0].Code != tt.code {
+				t.Fatalf("incidents = %+v, want one llm %s %s", recorded, tt.incident, tt.code)
+			}
+			var errorLines []map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				var l map[string]any
+				if json.Unmarshal([]byte(line), &l) == nil && l["level"] == "error" {
+					errorLines = append(errorLines, l)
+				}
+			}
+			if len(errorLines) != 1 || errorLines[0]["setting"] != tt.incident || errorLines[0]["provider_code"] != tt.code || errorLines[0]["model"] != tt.model {
+				t.Errorf("error log lines = %v, want one naming setting=%s, the model and the code", errorLines, tt.incident)
+			}
+			if strings.Contains(logs.String(), key) || strings.Contains(recorded[0].Message, key) {
+				t.Error("the key reached the log or the incident")
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/llm"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/replies"
 	"github.com/harborstays/concierge/lib/step"
@@ -243,7 +244,11 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 		res = a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now,
 			MayRetry: job.Attempt < a.Attempts})
 		if res.Retry != nil {
-			return nil, fault.Wrap(fault.Unavailable, res.Retry, "the model or the index is unavailable; the answer is retried")
+			why := "the model or the index is unavailable; the answer is retried"
+			if errors.Is(res.Retry, llm.ErrMisconfigured) {
+				why = "the answer is retried until the setting is fixed"
+			}
+			return nil, fault.Wrap(fault.Unavailable, res.Retry, why)
 		}
 		if voiceErr != "" && !res.Handoff {
 			// The typed question is answered; the voice message's problem

@@ -8,6 +8,7 @@ import (
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/indexer"
 	"github.com/harborstays/concierge/lib/llm"
 	"github.com/harborstays/concierge/lib/webhook"
@@ -52,7 +53,8 @@ func FromEnv(ctx context.Context, env *fnenv.Env, region string) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine := &answer.Engine{Index: index, Policy: policy, DiscloseBefore: c.Duration(DiscloseBefore)}
+	engine := &answer.Engine{Index: index, Policy: policy, DiscloseBefore: c.Duration(DiscloseBefore),
+		RecordIncident: func(ctx context.Context, in incidents.Incident) error { return incidents.Record(ctx, env.DB, in) }}
 	if m := llm.FromConfig(c); m != nil {
 		engine.Model = m
 	} else {
