@@ -1,6 +1,7 @@
 # Concierge: `make run` starts the whole system locally, `make test` runs
 # every test. See README.md.
 
+SHELL     := /bin/bash
 GO        ?= go
 PORT      ?= 8080
 FUZZTIME  ?= 30s
@@ -8,7 +9,7 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: restore replay reindex all run test unit fuzz-short fuzz bench lint build deps clean shrinkwrap infra
+.PHONY: restore replay reindex doctor all run test unit fuzz-short fuzz bench lint build deps clean shrinkwrap infra
 
 all: build
 
@@ -33,8 +34,14 @@ shrinkwrap:
 infra:
 	.ci/infra-check
 
+# Every Go test, summarised by .ci/tools/testjson: with CI set a skipped
+# test fails the run (a missing tool must not turn a package green), and
+# CONCIERGE_TEST_EXPECT_LOGS arms the log-leak guard's "no logs captured"
+# check, so the leak check can never pass with nothing to scan.
 unit:
-	CI=$${CI:-} $(GO) test -count=1 -timeout 10m ./...
+	@mkdir -p $(BIN)
+	@set -o pipefail; { CI=$${CI:-} CONCIERGE_TEST_EXPECT_LOGS=1 $(GO) test -count=1 -timeout 10m -json ./...; echo $$? > $(BIN)/unit.rc; } \
+	  | (cd .ci/tools/testjson && $(GO) run . $${CI:+-fail-on-skip}) && test "$$(cat $(BIN)/unit.rc)" = 0
 
 # Short fuzz runs seeded with the contract fixtures; `make fuzz` runs long.
 fuzz-short:
@@ -47,6 +54,12 @@ fuzz:
 ## reindex: rebuild the retrieval index from PostgreSQL (DATABASE_URL, or the local cluster)
 reindex:
 	$(GO) run ./cmd/concierge reindex
+
+## doctor: check every configured provider for real after a deploy (database, Qdrant, Azure
+## Speech, R2, the model, Chatwoot, Aircall): one line each, non-zero exit on any failure;
+## STACK=<stack file> (default ./stack.yml), JSON=1 for a JSON report
+doctor:
+	$(GO) run ./cmd/concierge doctor $(if $(STACK),--stack '$(STACK)') $(if $(JSON),--json)
 
 ## replay: re-queue failed jobs and invoke them: make replay KIND=vectorize | ID=<uuid>[,<uuid>] | ALL=1
 ## (DRY_RUN=1 shows what would change); DATABASE_URL, or the local runner's cluster

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/speech"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 // tenSeconds is about 10 s of flite rms speech.
@@ -17,11 +19,7 @@ const tenSeconds = "We are arriving tomorrow evening around nine. " +
 	"and whether there is a washing machine."
 
 func needSpeechTools(b *testing.B) {
-	for _, tool := range []string{"flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			b.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.NeedTools(b, "apt-get install ffmpeg flite espeak-ng pocketsphinx pocketsphinx-en-us", "flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous")
 }
 
 // timeIt runs f n times and returns the mean.

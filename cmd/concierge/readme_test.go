@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the README's generated configuration table")
@@ -38,14 +40,7 @@ func TestREADMEConfigTable(t *testing.T) {
 
 // The README's try-it lines, run as written against the runner, land rows.
 func TestREADMETryIt(t *testing.T) {
-	for _, tool := range []string{"bash", "curl", "openssl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s missing: .ci/deps installs it", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.NeedTools(t, ".ci/deps installs them", "bash", "curl", "openssl")
 	b, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fault"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 // gatewayStub stands in for the OpenFaaS gateway's async route.
@@ -149,7 +151,7 @@ func TestReplayUsage(t *testing.T) {
 // rather than starting (and so stopping) it.
 func TestReplayJoinsTheRunnersDatabase(t *testing.T) {
 	if dbtest.Cluster() == nil {
-		t.Skip("no local PostgreSQL binaries in use")
+		testenv.Skip(t, "no local PostgreSQL binaries in use")
 	}
 	dataDir, err := os.MkdirTemp("", "concierge-replay-")
 	if err != nil {

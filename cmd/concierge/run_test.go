@@ -17,6 +17,8 @@ import (
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/seed"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -105,7 +107,7 @@ func TestGatewayRoutes(t *testing.T) {
 // and a second start reuses it with the data kept.
 func TestRunnerStartsItsOwnPostgres(t *testing.T) {
 	if dbtest.Cluster() == nil {
-		t.Skip("no local PostgreSQL binaries in use")
+		testenv.Skip(t, "no local PostgreSQL binaries in use")
 	}
 	dataDir, err := os.MkdirTemp("", "concierge-run-")
 	if err != nil {

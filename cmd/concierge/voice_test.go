@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/speech"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 // voiceEvent is the audio fixture for conversation conv and message msg,
@@ -217,11 +218,7 @@ func TestCallRecordingEndToEnd(t *testing.T) {
 // (.ci/deps installs them).
 func needSpeechTools(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.NeedTools(t, "apt-get install ffmpeg flite espeak-ng pocketsphinx pocketsphinx-en-us", "flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous")
 }
 
 // make run's voice try-out: /dev/ask?voice=1 speaks the question, sends it

@@ -7,6 +7,8 @@ import (
 
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fixtures"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 // Persist, then acknowledge: with PostgreSQL down the hook answers 503 so
@@ -14,7 +16,7 @@ import (
 func TestDatabaseDownAnswers503ThenRetrySucceeds(t *testing.T) {
 	cluster := dbtest.Cluster()
 	if cluster == nil {
-		t.Skip("tests run against CONCIERGE_TEST_DATABASE_URL; cannot stop that server")
+		testenv.Skip(t, "tests run against CONCIERGE_TEST_DATABASE_URL; cannot stop that server")
 	}
 	h := start(t)
 	ctx := context.Background()

@@ -12,6 +12,8 @@ import (
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 // chatwootFor is a fake Chatwoot whose agent bot posts to h, with
@@ -37,7 +39,7 @@ func deliver(t *testing.T, cw *chatwoottest.Server, url string) chatwoottest.Bot
 func TestDatabaseOutageKeepsTheConversationPending(t *testing.T) {
 	cluster := dbtest.Cluster()
 	if cluster == nil {
-		t.Skip("tests run against CONCIERGE_TEST_DATABASE_URL; cannot stop that server")
+		testenv.Skip(t, "tests run against CONCIERGE_TEST_DATABASE_URL; cannot stop that server")
 	}
 	h := fntest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret, "BOT_BURST_WINDOW": "0s"})
 	cw := chatwootFor(t)

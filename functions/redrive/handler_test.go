@@ -15,6 +15,8 @@ import (
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
@@ -178,7 +180,7 @@ func TestSettings(t *testing.T) {
 func TestDatabaseDown(t *testing.T) {
 	cluster := dbtest.Cluster()
 	if cluster == nil {
-		t.Skip("tests run against CONCIERGE_TEST_DATABASE_URL; cannot stop that server")
+		testenv.Skip(t, "tests run against CONCIERGE_TEST_DATABASE_URL; cannot stop that server")
 	}
 	h := start(t, nil)
 	id := job(t, h, jobs.Vectorize, "listing:1", "pending", 10*time.Minute, -10*time.Minute)

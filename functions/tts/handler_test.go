@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -16,6 +15,8 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
 	"github.com/harborstays/concierge/lib/voice"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
@@ -47,11 +48,7 @@ func TestSpeakReply(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.local {
-				for _, tool := range []string{"flite", "ffmpeg"} {
-					if _, err := exec.LookPath(tool); err != nil {
-						t.Skipf("%s not installed", tool)
-					}
-				}
+				testenv.NeedTools(t, "apt-get install ffmpeg flite espeak-ng pocketsphinx pocketsphinx-en-us", "flite", "ffmpeg")
 			}
 			env := map[string]string{}
 			if tt.key != "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/objstore"
 	"github.com/harborstays/concierge/lib/objstore/s3test"
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -183,7 +184,14 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("fetched object: %d bytes, sha256 %x; report %d %s", len(b), h, rep.Bytes, rep.SHA256)
 			}
 			// The documented manual restore reads it: zstd -dc | pg_restore --list.
-			if _, err := exec.LookPath("zstd"); err == nil {
+			if _, err := exec.LookPath("zstd"); err != nil {
+				// Not a skip of the whole round trip: in CI it fails, here it says so.
+				if testenv.CI() {
+					t.Error("zstd not installed: the documented manual restore is not checked (.ci/deps installs it)")
+				} else {
+					t.Log("zstd not installed: the documented manual restore is not checked")
+				}
+			} else {
 				out, err := exec.Command("sh", "-c", "zstd -dc '"+file+"' | '"+s.mustTools(t).pgRestore+"' --list").CombinedOutput()
 				if err != nil || !strings.Contains(string(out), "TABLE DATA public blobs") {
 					t.Errorf("zstd -dc | pg_restore --list: %v\n%.2000s", err, out)

@@ -20,6 +20,8 @@ import (
 
 	"github.com/harborstays/concierge/lib/db"
 	"github.com/harborstays/concierge/lib/pgcluster"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 const templateDB = "concierge_template"
@@ -138,7 +140,7 @@ type DB struct {
 func New(t testing.TB) *DB {
 	t.Helper()
 	if skipWhy != "" {
-		t.Skip(skipWhy)
+		testenv.Skip(t, "%s", skipWhy)
 	}
 	if urlFor == nil {
 		t.Fatal("dbtest: call dbtest.Main from TestMain")

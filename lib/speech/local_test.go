@@ -10,17 +10,15 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/fault"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 // needTools skips a test on a machine without the speech tools (the
 // template's build stage has none; the speech image and CI have them).
 func needTools(t testing.TB, names ...string) {
 	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			t.Skipf("%s not installed (apt-get install ffmpeg flite espeak-ng pocketsphinx pocketsphinx-en-us)", n)
-		}
-	}
+	testenv.NeedTools(t, "apt-get install ffmpeg flite espeak-ng pocketsphinx pocketsphinx-en-us", names...)
 }
 
 // roundTripSentences are guest-like questions; maxWER is the mean word
