@@ -6,7 +6,6 @@ package function
 import (
 	"context"
 	"net/http"
-	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -40,9 +39,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	if env.Config.Bool(aircall.SelfTranscribe) {
-		hook.TranscribeAfter = max(env.Config.Duration(aircall.TranscriptWait), time.Second)
-	}
+	hook.TranscribeAfter = aircall.TranscribeDelay(env.Config)
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package function
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/webhook"
 )
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
@@ -149,11 +151,22 @@ func TestOlderEventNeverRegresses(t *testing.T) {
 	}
 }
 
+// Bodies that are not a JSON object, a wrong token, an oversized body and
+// an unknown event keep their answers. An authenticated delivery of a known
+// event whose body has an unexpected shape is never refused (Aircall would
+// retry it and then disable the webhook, call events included): it is kept
+// raw with its parse error, answered "unparsed", and nothing else is
+// written.
 func TestBadInput(t *testing.T) {
 	ended := string(fixtures.Read("aircall/call.ended.json"))
 	transcript := string(fixtures.Read("local/aircall.transcription.created.json"))
 	summary := string(fixtures.Read("local/aircall.summary.created.json"))
+	user := string(fixtures.Read("local/aircall.user.created.json"))
 	big := `{"resource":"call","event":"call.ended","timestamp":1,"token":"` + fixtures.AircallToken + `","data":{"id":1,"pad":"` + strings.Repeat("x", 70000) + `"}}`
+	summaryContent := `"content": "The guest lands around noon and asked for an early check-in. The agent offered 1 PM if cleaning finishes in time and resent the door code by WhatsApp."`
+	if !strings.Contains(summary, summaryContent) {
+		t.Fatal("summary fixture changed")
+	}
 	tests := []struct {
 		name     string
 		method   string
@@ -161,23 +174,32 @@ func TestBadInput(t *testing.T) {
 		want     int
 		contains string
 		events   int
+		parseErr string // webhook_events.parse_error of the stored event
 	}{
-		{"wrong token", "POST", strings.Replace(ended, fixtures.AircallToken, "0000000000000000000000000000beef", 1), 401, "token", 0},
-		{"missing token", "POST", strings.Replace(ended, `"token": "`+fixtures.AircallToken+`",`, "", 1), 401, "token", 0},
-		{"malformed JSON", "POST", ended[:len(ended)/2], 400, "malformed JSON", 0},
-		{"not an object", "POST", `[1,2,3]`, 400, "", 0},
-		{"empty body", "POST", ``, 400, "empty body", 0},
-		{"missing call id", "POST", strings.Replace(ended, `"id": 1843377012,`, "", 1), 400, "data.id", 0},
-		{"wrong type", "POST", strings.Replace(ended, `"duration": 201`, `"duration": "long"`, 1), 400, "duration", 0},
-		{"missing event", "POST", strings.Replace(ended, `"event": "call.ended",`, "", 1), 400, "event", 0},
-		{"bad direction", "POST", strings.Replace(ended, `"direction": "inbound"`, `"direction": "sideways"`, 1), 400, "data.direction", 0},
-		{"too large", "POST", big, 413, "too large", 0},
-		{"GET", "GET", ``, 405, "POST", 0},
-		{"unknown event", "POST", string(fixtures.Read("local/aircall.user.created.json")), 200, "ignored", 1},
-		{"unused AI Assist event", "POST", string(fixtures.Read("local/aircall.sentiment.created.json")), 200, "ignored", 1},
-		{"transcript without call id", "POST", strings.Replace(transcript, `"call_id": "1843377012",`, "", 1), 400, "data.call_id", 0},
-		{"transcript for a call id that is no number", "POST", strings.Replace(transcript, `"call_id": "1843377012"`, `"call_id": "abc"`, 1), 400, "data.call_id", 0},
-		{"summary without content", "POST", strings.Replace(summary, `"content": "The guest`, `"contents": "The guest`, 1), 400, "data.content", 0},
+		{"wrong token", "POST", strings.Replace(ended, fixtures.AircallToken, "0000000000000000000000000000beef", 1), 401, "token", 0, ""},
+		{"missing token", "POST", strings.Replace(ended, `"token": "`+fixtures.AircallToken+`",`, "", 1), 401, "token", 0, ""},
+		{"wrong token, unexpected shape", "POST", strings.Replace(strings.Replace(transcript, `"call_id": "1843377012",`, "", 1),
+			fixtures.AircallToken, "0000000000000000000000000000beef", 1), 401, "token", 0, ""},
+		{"wrong token, envelope of the wrong type", "POST", strings.Replace(strings.Replace(ended, `"timestamp": 1752868932`, `"timestamp": "soon"`, 1),
+			fixtures.AircallToken, "0000000000000000000000000000beef", 1), 401, "token", 0, ""},
+		{"malformed JSON", "POST", ended[:len(ended)/2], 400, "malformed JSON", 0, ""},
+		{"not an object", "POST", `[1,2,3]`, 400, "", 0, ""},
+		{"empty body", "POST", ``, 400, "empty body", 0, ""},
+		{"missing event", "POST", strings.Replace(ended, `"event": "call.ended",`, "", 1), 400, "event", 0, ""},
+		{"unknown event of an unexpected shape", "POST", strings.Replace(user, `"timestamp": `, `"timestamp": "x", "was": `, 1), 400, "timestamp", 0, ""},
+		{"too large", "POST", big, 413, "too large", 0, ""},
+		{"GET", "GET", ``, 405, "POST", 0, ""},
+		{"unknown event", "POST", user, 200, "ignored", 1, ""},
+		{"unused AI Assist event", "POST", string(fixtures.Read("local/aircall.sentiment.created.json")), 200, "ignored", 1, ""},
+		{"call without id", "POST", strings.Replace(ended, `"id": 1843377012,`, "", 1), 200, "unparsed", 1, "data.id: is required"},
+		{"call field of the wrong type", "POST", strings.Replace(ended, `"duration": 201`, `"duration": "long"`, 1), 200, "unparsed", 1, "duration: must be int"},
+		{"call direction unknown to us", "POST", strings.Replace(ended, `"direction": "inbound"`, `"direction": "sideways"`, 1), 200, "unparsed", 1, "data.direction: must be one of"},
+		{"known event, timestamp of the wrong type", "POST", strings.Replace(ended, `"timestamp": 1752868932`, `"timestamp": "soon"`, 1), 200, "unparsed", 1, "timestamp: must be int64"},
+		{"transcript without call id", "POST", strings.Replace(transcript, `"call_id": "1843377012",`, "", 1), 200, "unparsed", 1, "data.call_id: must be a call id"},
+		{"transcript for a call id that is no number", "POST", strings.Replace(transcript, `"call_id": "1843377012"`, `"call_id": "abc"`, 1), 200, "unparsed", 1, "data.call_id: must be a call id"},
+		{"summary without content", "POST", strings.Replace(summary, `"content": "The guest`, `"contents": "The guest`, 1), 200, "unparsed", 1, "data.content: is required"},
+		{"summary content of an unexpected type", "POST", strings.Replace(summary, summaryContent, `"content": 42`, 1), 200, "unparsed", 1, "data.content: holds no text"},
+		{"summary content an object without text", "POST", strings.Replace(summary, summaryContent, `"content": {"score": 0.8}`, 1), 200, "unparsed", 1, "data.content: holds no text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,6 +218,36 @@ func TestBadInput(t *testing.T) {
 			}
 			if n := len(h.Invoked.Calls()); n != 0 {
 				t.Errorf("invocations = %d, want 0", n)
+			}
+			failures, err := webhook.ParseFailures(context.Background(), h.DB.Pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.parseErr == "" {
+				if len(failures) != 0 {
+					t.Errorf("parse failures %+v, want none", failures)
+				}
+				return
+			}
+			var stored string
+			var handled bool
+			var payload []byte
+			if err := h.DB.Pool.QueryRow(context.Background(), `SELECT parse_error, handled, payload::text FROM webhook_events
+				WHERE source = 'aircall' AND parse_resolved_at IS NULL`).Scan(&stored, &handled, &payload); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(stored, tt.parseErr) || handled {
+				t.Errorf("stored parse_error %q (handled %v), want it to hold %q", stored, handled, tt.parseErr)
+			}
+			if !bytes.Contains(payload, []byte(`"token"`)) {
+				t.Errorf("raw payload not kept: %s", payload)
+			}
+			var event string
+			_ = json.Unmarshal([]byte(tt.body), &struct {
+				Event *string `json:"event"`
+			}{&event})
+			if len(failures) != 1 || failures[0] != (webhook.ParseFailure{Source: "aircall", EventType: event, Count: 1}) {
+				t.Errorf("parse failures %+v, want one %s", failures, event)
 			}
 		})
 	}

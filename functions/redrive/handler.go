@@ -21,7 +21,9 @@ import (
 	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/webhook"
 )
 
 // Name is the function's name in stack.yml.
@@ -92,6 +94,18 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		}
 		var b bytes.Buffer
 		if err := st.WritePrometheus(&b); err != nil {
+			return endpoint.Error(err), nil
+		}
+		// Beside the outbox: what only an operator fixes (a provider
+		// refusing a setting, deliveries no decoder reads yet).
+		if err := incidents.WritePrometheus(req.Context(), env.DB, &b); err != nil {
+			return endpoint.Error(err), nil
+		}
+		failures, err := webhook.ParseFailures(req.Context(), env.DB)
+		if err == nil {
+			err = webhook.WriteParseFailures(&b, failures)
+		}
+		if err != nil {
 			return endpoint.Error(err), nil
 		}
 		return handler.Response{StatusCode: http.StatusOK, Body: b.Bytes(), Header: http.Header{"Content-Type": {jobs.PrometheusContentType}}}, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/jobs"
 
 	"github.com/harborstays/concierge/lib/testenv"
@@ -87,6 +88,17 @@ func TestGetServesMetrics(t *testing.T) {
 	job(t, h, jobs.Vectorize, "listing:2", "pending", time.Second, 0)
 	job(t, h, jobs.Vectorize, "listing:3", "retrying", time.Minute, time.Minute)
 	job(t, h, jobs.ContactSync, "guest:1", "failed", time.Hour, 0)
+	ctx := context.Background()
+	for range 2 {
+		if err := incidents.Record(ctx, h.DB.Pool, incidents.Incident{Provider: "llm", Setting: "LLM_MODEL", Code: "model_decommissioned", Message: "retired"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.DB.Pool.Exec(ctx, `INSERT INTO webhook_events (source, event_type, dedupe_key, payload, handled, parse_error)
+		VALUES ('aircall', 'summary.created', 'k1', '{}', false, 'data.call_id: must be a call id'),
+		       ('aircall', 'summary.created', 'k2', '{}', false, 'data.content: is required')`); err != nil {
+		t.Fatal(err)
+	}
 
 	res, err := http.Get(h.URL)
 	if err != nil {
@@ -104,6 +116,8 @@ func TestGetServesMetrics(t *testing.T) {
 		`concierge_jobs{status="failed",kind="contact-sync"} 1`,
 		`concierge_jobs{status="failed",kind="vectorize"} 0`,
 		`concierge_jobs_overdue{kind="vectorize"} 1`,
+		`concierge_provider_config_errors_total{provider="llm",setting="LLM_MODEL",code="model_decommissioned"} 2`,
+		`concierge_webhook_parse_failures{source="aircall",event_type="summary.created"} 2`,
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("metrics lack %q:\n%s", want, text)

@@ -16,6 +16,7 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/harborstays/concierge/lib/aircall"
 	"github.com/harborstays/concierge/lib/bot"
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/config"
@@ -74,8 +75,8 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	}
 	calls := &voice.Calls{
 		DB: env.DB, Engines: engines, Invoker: env.Invoker, HTTP: voice.NewHTTPClient(2 * time.Minute), Policy: voice.CallPolicy,
-		Limits:    speech.Limits{MaxBytes: int64(env.Config.Int(voice.CallMaxBytes)), MaxDuration: env.Config.Duration(voice.CallMaxDuration)},
-		AircallID: env.Config.String(voice.AircallAPIID), AircallToken: env.Config.String(voice.AircallAPIToken),
+		Limits:  speech.Limits{MaxBytes: int64(env.Config.Int(voice.CallMaxBytes)), MaxDuration: env.Config.Duration(voice.CallMaxDuration)},
+		Aircall: aircall.APIFromConfig(env.Config),
 	}
 	if err := env.Config.Err(); err != nil {
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,12 +14,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/harborstays/concierge/lib/aircall"
+	"github.com/harborstays/concierge/lib/aircall/aircalltest"
 	"github.com/harborstays/concierge/lib/chatwoot/chatwoottest"
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/speech"
 	"github.com/harborstays/concierge/lib/voice"
+
+	"github.com/harborstays/concierge/lib/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
@@ -28,11 +31,7 @@ func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
 // The speech tools are in the speech image and on CI, not in the
 // template's build stage: skip there.
 func needTools(t *testing.T) {
-	for _, tool := range []string{"flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.NeedTools(t, "apt-get install ffmpeg flite espeak-ng pocketsphinx pocketsphinx-en-us", "flite", "ffmpeg", "ffprobe", "pocketsphinx_continuous")
 }
 
 func TestTranscribeVoiceMessage(t *testing.T) {
@@ -133,57 +132,72 @@ func TestTranscribeVoiceMessage(t *testing.T) {
 }
 
 // A recorded call that Aircall did not transcribe: stt fetches the
-// recording (the signed link, or the asset URL through the Aircall API once
-// the link expired), transcribes it and re-indexes the call.
+// recording (the signed link stored from the webhook, or once that expired,
+// a freshly signed one from the call as Aircall's API returns it; the
+// call's asset URL is a web page behind a browser login, never audio),
+// transcribes it and re-indexes the call.
 func TestTranscribeCallRecording(t *testing.T) {
 	needTools(t)
 	mp3, _, err := speech.LocalVoice{}.Synthesize(context.Background(), "Can we park two cars at the house", "en", speech.MP3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const apiID, apiToken = "aircall-api-id", "aircall-api-token-0123"
-	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/signed/recording.mp3":
-			w.Header().Set("Content-Type", "audio/mpeg")
-			w.Write(mp3)
-		case "/signed/expired.mp3":
-			// S3 answers an expired signature with 403.
-			http.Error(w, "Request has expired", http.StatusForbidden)
-		case "/calls/1/recording":
-			// Aircall's asset URL: API credentials, then a redirect to the file.
-			if id, tok, ok := r.BasicAuth(); !ok || id != apiID || tok != apiToken {
-				http.Error(w, "unauthorized", http.StatusUnauthorized)
-				return
-			}
-			http.Redirect(w, r, "/signed/recording.mp3", http.StatusFound)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer files.Close()
-	withAPI := map[string]string{"AIRCALL_API_ID": apiID, "AIRCALL_API_TOKEN": apiToken}
+	const expired = -2 * time.Hour // signed two hours ago: past Aircall's hour
 	tests := []struct {
 		name       string
-		env        map[string]string
-		recording  string
+		signed     time.Duration // when the stored link was signed, from now
+		api        string        // "", "credentials", "wrong credentials"
+		known      bool          // Aircall knows the call
+		setup      func(*aircalltest.Server)
 		transcript string // stored before the job runs (Aircall's)
 		delay      time.Duration
-		status     string // job status after
-		want       string // a word the transcript must hold
-		wantErr    string // calls.transcript_error prefix
+		status     string   // job status after
+		want       string   // a word the transcript must hold
+		wantErr    []string // calls.transcript_error holds these
+		lastErr    string   // jobs.last_error holds this
+		retryAtLo  time.Duration
 		vectorize  bool
+		apiCalls   int
 	}{
-		{name: "signed link", recording: "/signed/recording.mp3", status: "done", want: "cars", vectorize: true},
-		{name: "expired link, API credentials", env: withAPI, recording: "/signed/expired.mp3", status: "done", want: "cars", vectorize: true},
-		{name: "expired link, no credentials", recording: "/signed/expired.mp3", status: "failed",
-			wantErr: "invalid: the call recording's link expired; set AIRCALL_API_ID and AIRCALL_API_TOKEN"},
-		{name: "Aircall's transcript came meanwhile", recording: "/signed/recording.mp3", transcript: "Agent: Hello", status: "done", want: "Agent: Hello"},
-		{name: "not due yet", recording: "/signed/recording.mp3", delay: time.Hour, status: "pending"},
+		{name: "signed link", api: "credentials", known: true, status: "done", want: "cars", vectorize: true},
+		{name: "expired link, API credentials", signed: expired, api: "credentials", known: true, status: "done", want: "cars",
+			vectorize: true, apiCalls: 1},
+		{name: "expired link, no credentials", signed: expired, known: true, status: "failed",
+			wantErr: []string{"invalid: the call recording's link expired; set AIRCALL_API_ID and AIRCALL_API_TOKEN"}},
+		{name: "expired link, credentials refused", signed: expired, api: "wrong credentials", known: true, status: "failed",
+			wantErr: []string{"failed: ", "HTTP 401", "AIRCALL_API_ID", "AIRCALL_API_TOKEN"}, apiCalls: 1},
+		{name: "expired link, call unknown to Aircall", signed: expired, api: "credentials", status: "failed",
+			wantErr: []string{"failed: Aircall has no call 1"}, apiCalls: 1},
+		{name: "expired link, rate limited", signed: expired, api: "credentials", known: true, status: "retrying",
+			setup: func(f *aircalltest.Server) {
+				// The company's budget is spent (another integration), and
+				// resets in ten minutes: longer than the job's own back-off.
+				f.Limit, f.Window = 1, 10*time.Minute
+				if err := aircall.NewAPI(f.URL, f.ID, f.Token, nil, nil).Ping(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			},
+			lastErr: "rate limit", retryAtLo: 9 * time.Minute, apiCalls: 2},
+		{name: "Aircall's transcript came meanwhile", api: "credentials", known: true, transcript: "Agent: Hello", status: "done", want: "Agent: Hello"},
+		{name: "not due yet", known: true, delay: time.Hour, status: "pending"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := fntest.Start(t, Name, New, tt.env)
+			fake := aircalltest.New(t)
+			if tt.known {
+				fake.AddCall(aircalltest.Call{ID: 1, Audio: mp3})
+			}
+			if tt.setup != nil {
+				tt.setup(fake)
+			}
+			env := map[string]string{"AIRCALL_API_URL": fake.URL}
+			switch tt.api {
+			case "credentials":
+				env["AIRCALL_API_ID"], env["AIRCALL_API_TOKEN"] = fake.ID, fake.Token
+			case "wrong credentials":
+				env["AIRCALL_API_ID"], env["AIRCALL_API_TOKEN"] = fake.ID, "revoked-token"
+			}
+			h := fntest.Start(t, Name, New, env)
 			ctx := context.Background()
 			var source *string
 			if tt.transcript != "" {
@@ -192,7 +206,7 @@ func TestTranscribeCallRecording(t *testing.T) {
 			}
 			if _, err := h.DB.Pool.Exec(ctx, `INSERT INTO calls (id, status, phone_e164, recording_url, asset_url, transcript, transcript_source,
 					last_event, event_at, status_rank) VALUES (1, 'done', '+15555550142', $1, $2, $3, $4, 'call.ended', now(), 2)`,
-				files.URL+tt.recording, files.URL+"/calls/1/recording", nullable(tt.transcript), source); err != nil {
+				fake.SignedLink(1, time.Now().Add(tt.signed)), "https://assets.aircall.io/calls/1/recording", nullable(tt.transcript), source); err != nil {
 				t.Fatal(err)
 			}
 			var job jobs.Job
@@ -209,13 +223,15 @@ func TestTranscribeCallRecording(t *testing.T) {
 			body, _ := json.Marshal(jobs.Message{JobID: job.ID, Kind: job.Kind, Subject: job.Subject})
 			h.Post(t, body, nil)
 			var status string
-			var transcript, gotSource, lang, callErr *string
-			if err := h.DB.Pool.QueryRow(ctx, `SELECT j.status, c.transcript, c.transcript_source, c.transcript_language, c.transcript_error
-				FROM jobs j, calls c WHERE j.id = $1 AND c.id = 1`, job.ID).Scan(&status, &transcript, &gotSource, &lang, &callErr); err != nil {
+			var lastErr, transcript, gotSource, lang, callErr *string
+			var retryIn time.Duration
+			if err := h.DB.Pool.QueryRow(ctx, `SELECT j.status, j.last_error, j.next_attempt_at - now(), c.transcript, c.transcript_source,
+					c.transcript_language, c.transcript_error
+				FROM jobs j, calls c WHERE j.id = $1 AND c.id = 1`, job.ID).Scan(&status, &lastErr, &retryIn, &transcript, &gotSource, &lang, &callErr); err != nil {
 				t.Fatal(err)
 			}
 			if status != tt.status {
-				t.Errorf("job %s, want %s", status, tt.status)
+				t.Errorf("job %s (%s), want %s", status, deref(lastErr), tt.status)
 			}
 			if tt.want != "" && (transcript == nil || !strings.Contains(*transcript, tt.want)) {
 				t.Errorf("transcript %q, want it to hold %q", deref(transcript), tt.want)
@@ -223,8 +239,19 @@ func TestTranscribeCallRecording(t *testing.T) {
 			if tt.want == "cars" && (gotSource == nil || *gotSource != "local" || lang == nil || *lang != "en-US") {
 				t.Errorf("source %v language %v, want local en-US", gotSource, lang)
 			}
-			if tt.wantErr != "" && (callErr == nil || !strings.HasPrefix(*callErr, tt.wantErr)) {
-				t.Errorf("transcript_error %v, want %q", callErr, tt.wantErr)
+			for _, want := range tt.wantErr {
+				if callErr == nil || !strings.Contains(*callErr, want) {
+					t.Errorf("transcript_error %q, want it to hold %q", deref(callErr), want)
+				}
+			}
+			if len(tt.wantErr) == 0 && callErr != nil {
+				t.Errorf("transcript_error %q, want none", *callErr)
+			}
+			if tt.lastErr != "" && (lastErr == nil || !strings.Contains(*lastErr, tt.lastErr)) {
+				t.Errorf("last_error %q, want it to hold %q", deref(lastErr), tt.lastErr)
+			}
+			if tt.retryAtLo > 0 && retryIn < tt.retryAtLo {
+				t.Errorf("retry in %s, want at least %s (the rate limit's reset)", retryIn, tt.retryAtLo)
 			}
 			vec := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'vectorize' AND subject = 'call:1'")
 			if (vec == 1) != tt.vectorize {
@@ -238,6 +265,14 @@ func TestTranscribeCallRecording(t *testing.T) {
 			}
 			if (invoked == 1) != tt.vectorize {
 				t.Errorf("%d vectorize invocations", invoked)
+			}
+			if n := fake.APIRequests(); n != tt.apiCalls {
+				t.Errorf("%d Aircall API requests, want %d: %+v", n, tt.apiCalls, fake.Requests())
+			}
+			for _, r := range fake.Requests() {
+				if !strings.HasPrefix(r.Path, "/v1/") && r.Auth != "none" {
+					t.Errorf("credentials sent to the signed link: %+v", r)
+				}
 			}
 		})
 	}

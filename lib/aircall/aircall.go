@@ -99,6 +99,16 @@ var (
 		Help: "how long after a recorded call ends to wait for Aircall's transcript before transcribing it ourselves (Aircall's recording links last about an hour)", Used: "aircall-hook"})
 )
 
+// TranscribeDelay is how long after a recorded call ends its
+// transcribe-call job waits (CALL_TRANSCRIPT_WAIT, at least a second), or 0
+// when CALL_TRANSCRIBE is off: Hook.TranscribeAfter as configured.
+func TranscribeDelay(cfg *config.Config) time.Duration {
+	if !cfg.Bool(SelfTranscribe) {
+		return 0
+	}
+	return max(cfg.Duration(TranscriptWait), time.Second)
+}
+
 // Hook receives Aircall deliveries.
 type Hook struct {
 	Store  *webhook.Store
@@ -185,59 +195,112 @@ func (in *Insight) check(event string) error {
 		return fault.Field("data.call_id", "must be a call id")
 	}
 	in.callID = id
+	if len(in.Content) == 0 || string(in.Content) == "null" {
+		return fault.Field("data.content", "is required")
+	}
 	in.text, in.lang = insightText(in.Content, event == EventTranscription)
 	if strings.TrimSpace(in.text) == "" {
-		return fault.Field("data.content", "is required")
+		return fault.Field("data.content", "holds no text Concierge can read")
 	}
 	return nil
 }
 
-// insightText reads AI Assist content: plain text (a summary), or a
-// transcript object with speaker-separated utterances, which becomes one
-// "Guest: …" / "Agent: …" line per utterance so retrieval can tell who
-// promised what.
+// insightKeys are where AI Assist content that is an object holds its text,
+// tried in order: utterances (a transcript), then a string or a nested
+// object under the REST resources' names. Aircall's docs do not pin the
+// webhook shape down, so the reader follows any of them down to
+// maxInsightDepth levels rather than require one.
+var insightKeys = []string{"utterances", "content", "text", "summary", "transcription", "value"}
+
+// maxInsightDepth bounds the nesting followed: the shapes seen wrap the
+// text at most twice.
+const maxInsightDepth = 3
+
+// insightText reads AI Assist content: plain text (a summary), a transcript
+// object with speaker-separated utterances, which becomes one "Guest: …" /
+// "Agent: …" line per utterance so retrieval can tell who promised what,
+// or either wrapped in an object. A field of an unexpected type is skipped,
+// not fatal: the other fields may still hold the text.
 func insightText(raw json.RawMessage, transcript bool) (text, lang string) {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return strings.TrimSpace(s), ""
+	return readInsight(raw, transcript, 0)
+}
+
+func readInsight(raw json.RawMessage, transcript bool, depth int) (text, lang string) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || depth > maxInsightDepth {
+		return "", ""
 	}
-	type utterance struct {
-		Text            string `json:"text"`
-		ParticipantType string `json:"participant_type"`
-	}
-	var obj struct {
-		Language   string      `json:"language"`
-		Utterances []utterance `json:"utterances"`
-		Content    string      `json:"content"`
-		Text       string      `json:"text"`
-		Summary    string      `json:"summary"`
-	}
-	if json.Unmarshal(raw, &obj) != nil {
-		var us []utterance
-		if json.Unmarshal(raw, &us) != nil {
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return strings.TrimSpace(s), ""
+		}
+	case '[':
+		return utterancesText(raw, transcript), ""
+	case '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
 			return "", ""
 		}
-		obj.Utterances = us
+		if l, ok := m["language"]; ok {
+			_ = json.Unmarshal(l, &lang) // a language that is no string is left out
+		}
+		for _, k := range insightKeys {
+			v, ok := m[k]
+			if !ok {
+				continue
+			}
+			var t, l string
+			if k == "utterances" {
+				t = utterancesText(v, transcript)
+			} else {
+				t, l = readInsight(v, transcript, depth+1)
+			}
+			if t != "" {
+				if lang == "" {
+					lang = l
+				}
+				return t, lang
+			}
+		}
 	}
-	if len(obj.Utterances) == 0 {
-		return strings.TrimSpace(obj.Content + obj.Text + obj.Summary), obj.Language
+	return "", ""
+}
+
+// utterancesText renders a list of utterances (objects with text and
+// participant_type, or plain strings) one per line.
+func utterancesText(raw json.RawMessage, transcript bool) string {
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		return ""
 	}
 	var b strings.Builder
-	for _, u := range obj.Utterances {
-		t := strings.TrimSpace(u.Text)
+	for _, item := range items {
+		var t, who string
+		if json.Unmarshal(item, &t) != nil {
+			var u map[string]json.RawMessage
+			if json.Unmarshal(item, &u) != nil {
+				continue
+			}
+			_ = json.Unmarshal(u["text"], &t)
+			var participant string
+			_ = json.Unmarshal(u["participant_type"], &participant)
+			who = "Agent"
+			if participant == "external" {
+				who = "Guest"
+			}
+		}
+		t = strings.TrimSpace(t)
 		if t == "" {
 			continue
 		}
-		who := "Agent"
-		if u.ParticipantType == "external" {
-			who = "Guest"
-		}
-		if transcript {
+		if transcript && who != "" {
 			b.WriteString(who + ": ")
 		}
 		b.WriteString(t + "\n")
 	}
-	return strings.TrimSpace(b.String()), obj.Language
+	return strings.TrimSpace(b.String())
 }
 
 // decodeData validates a resource and names failing fields under "data.".
@@ -259,46 +322,74 @@ func prefix(err error) error {
 // decoded once (envelope, then the resource); the token is checked before
 // validation, so an unauthenticated caller learns nothing about what a
 // valid payload looks like.
+//
+// An authenticated delivery of a known event type (Known) whose body has
+// an unexpected shape is not refused: Aircall retries a failing delivery
+// and then disables the whole webhook, call events included. It is stored
+// raw with its parse error and answered "unparsed" (200); ReplayUnparsed
+// applies it once the decoder reads it. Bodies that are not a JSON object,
+// a wrong token, and unknown event types are answered as before.
 func (h *Hook) Receive(ctx context.Context, body []byte) (webhook.Outcome, error) {
 	var ev Event
 	if err := endpoint.Unmarshal(body, &ev); err != nil {
-		// A wrong envelope from a caller without the token is still a 401.
-		var t struct {
-			Token string `json:"token"`
+		env, ok := looseEnvelope(body)
+		if !ok {
+			// A wrong envelope from a caller without the token is still a 401.
+			var t struct {
+				Token string `json:"token"`
+			}
+			if json.Unmarshal(body, &t) == nil && !h.authorized(t.Token) {
+				return "", fault.New(fault.Unauthorized, "invalid webhook token")
+			}
+			return "", err
 		}
-		if json.Unmarshal(body, &t) == nil && !h.authorized(t.Token) {
+		if !h.authorized(env.Token) {
 			return "", fault.New(fault.Unauthorized, "invalid webhook token")
 		}
-		return "", err
+		if !Known(env.Event) {
+			return "", err
+		}
+		return h.storeUnparsed(ctx, env, body, err)
 	}
 	if !h.authorized(ev.Token) {
 		return "", fault.New(fault.Unauthorized, "invalid webhook token")
 	}
 	p, err := check(ev)
 	if err != nil {
-		return "", err
+		if !Known(ev.Event) {
+			return "", err
+		}
+		env, _ := looseEnvelope(body)
+		return h.storeUnparsed(ctx, env, body, err)
 	}
 	log := logging.From(ctx).With().Str("event", ev.Event).Logger()
 	ctx = logging.WithLogger(ctx, log)
-	d := webhook.Delivery{
-		Source:    "aircall",
-		EventType: ev.Event,
-		DedupeKey: dedupeKey(p),
-		Payload:   body,
-	}
-	switch {
-	case strings.HasPrefix(ev.Event, "call.") && p.call != nil:
-		d.Writes = []webhook.Write{h.callWrite(ev, *p.call)}
-	case strings.HasPrefix(ev.Event, "contact.") && p.contact != nil:
-		d.Writes = []webhook.Write{h.contactWrite(ev, *p.contact)}
-	case p.insight != nil:
-		d.Writes = []webhook.Write{insightWrite(ev, *p.insight)}
-	}
-	out, err := h.Store.Receive(ctx, d)
+	out, err := h.Store.Receive(ctx, h.delivery(p, body))
 	if err == nil {
 		log.Info().Str("outcome", string(out)).Msg("aircall event")
 	}
 	return out, err
+}
+
+// delivery is what a decoded event stores: the raw event under its dedupe
+// key and, for the events Concierge acts on, the domain writes and their
+// jobs. A fresh delivery and a replay of an unparsed one share it.
+func (h *Hook) delivery(p parsed, body []byte) webhook.Delivery {
+	d := webhook.Delivery{
+		Source:    Source,
+		EventType: p.Event.Event,
+		DedupeKey: dedupeKey(p),
+		Payload:   body,
+	}
+	switch {
+	case strings.HasPrefix(p.Event.Event, "call.") && p.call != nil:
+		d.Writes = []webhook.Write{h.callWrite(p.Event, *p.call)}
+	case strings.HasPrefix(p.Event.Event, "contact.") && p.contact != nil:
+		d.Writes = []webhook.Write{h.contactWrite(p.Event, *p.contact)}
+	case p.insight != nil:
+		d.Writes = []webhook.Write{insightWrite(p.Event, *p.insight)}
+	}
+	return d
 }
 
 // dedupeKey identifies a delivery: event, resource id and timestamp, plus
@@ -418,6 +509,15 @@ func recordingOf(c Call) *string {
 		return c.Voicemail
 	}
 	return nil
+}
+
+// Audio is the signed link of the audio worth a transcript (the recording,
+// else the voicemail), or "" when the call has neither.
+func (c Call) Audio() string {
+	if p := recordingOf(c); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // callJobs re-index the call, and with self-transcription on, queue the

@@ -29,7 +29,11 @@ func FuzzDecode(f *testing.F) {
 		if ev.Event == "" || ev.Resource == "" || ev.Timestamp <= 0 {
 			t.Fatalf("accepted an envelope without event, resource or timestamp: %q", body)
 		}
-		p, _ := check(ev)
-		_ = dedupeKey(p)
+		p, err := check(ev)
+		key := dedupeKey(p)
+		// A body stored unparsed keeps the key it would have decoded with.
+		if env, ok := looseEnvelope(body); err == nil && (!ok || looseKey(env) != key) {
+			t.Fatalf("loose key %q (read %v), dedupe key %q for %q", looseKey(env), ok, key, body)
+		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/harborstays/concierge/lib/aircall"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/jobs"
@@ -21,11 +22,11 @@ import (
 
 // Settings of call transcription (the transcribe-call job of stt).
 var (
-	AircallAPIID = config.Register(config.Setting{Name: "AIRCALL_API_ID",
-		Help: "Aircall API id; with AIRCALL_API_TOKEN, stt fetches a call's recording from its stable asset URL once the signed link expired", Used: "stt"})
-	AircallAPIToken = config.Register(config.Setting{Name: "AIRCALL_API_TOKEN", Secret: "aircall-api-token",
-		Help: "Aircall API token (see AIRCALL_API_ID)", Used: "stt"})
-	CallMaxBytes = config.Register(config.Setting{Name: "CALL_MAX_BYTES", Default: "104857600",
+	// AircallAPIID and AircallAPIToken are aircall.APIID and
+	// aircall.APIToken, named here still for their older callers.
+	AircallAPIID    = aircall.APIID
+	AircallAPIToken = aircall.APIToken
+	CallMaxBytes    = config.Register(config.Setting{Name: "CALL_MAX_BYTES", Default: "104857600",
 		Help: "largest call recording downloaded and transcribed, in bytes", Used: "stt"})
 	CallMaxDuration = config.Register(config.Setting{Name: "CALL_MAX_DURATION", Default: "20m",
 		Help: "longest call recording transcribed (pocketsphinx needs about a quarter of the audio's length on one core; the stt timeout is 600 s)", Used: "stt"})
@@ -44,11 +45,14 @@ type Calls struct {
 	// Limits for recordings (longer than voice messages).
 	Limits  speech.Limits
 	Invoker jobs.Invoker
-	HTTP    *http.Client
-	// AircallID and AircallToken, when set, fetch the recording through
-	// the Aircall API (the call's asset URL) after the signed link expired.
-	AircallID, AircallToken string
-	Policy                  jobs.Policy
+	// HTTP downloads the recording from its signed link (no credentials).
+	HTTP *http.Client
+	// Aircall, when set, fetches the call again from Aircall's API once the
+	// stored signed link expired, for a freshly signed one
+	// (aircall.APIFromConfig). The call's asset URL is no use: it is a web
+	// page behind Aircall's browser login.
+	Aircall *aircall.API
+	Policy  jobs.Policy
 }
 
 // CallSubject is the subject of a call's jobs.
@@ -89,7 +93,7 @@ func (c *Calls) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 	case sc.recording == "" && sc.asset == "":
 		return c.failed(ctx, id, fault.New(fault.Invalid, "the call has no recording"))
 	}
-	raw, err := c.fetch(ctx, sc)
+	raw, err := c.fetch(ctx, id, sc)
 	var dur time.Duration
 	var tr speech.Transcript
 	if err == nil {
@@ -152,28 +156,31 @@ func (c *Calls) load(ctx context.Context, id int64) (storedCall, error) {
 	return sc, nil
 }
 
-// fetch downloads the recording: the signed link first, then, once it has
-// expired, the asset URL through the Aircall API when credentials are set.
-func (c *Calls) fetch(ctx context.Context, sc storedCall) ([]byte, error) {
+// fetch downloads the recording: the signed link stored from the
+// webhook, and once that expired, a freshly signed one from the call as
+// Aircall's API returns it now, when credentials are set.
+func (c *Calls) fetch(ctx context.Context, id int64, sc storedCall) ([]byte, error) {
 	d := downloader{HTTP: c.HTTP, MaxBytes: c.Limits.MaxBytes, What: "call recording"}
-	var err error
 	if sc.recording != "" {
-		var b []byte
-		if b, err = d.get(ctx, sc.recording, nil); err == nil {
-			return b, nil
-		}
+		b, err := d.get(ctx, sc.recording, nil)
 		var gone *goneError
-		if !errors.As(err, &gone) {
-			return nil, err
+		if err == nil || !errors.As(err, &gone) {
+			return b, err
 		}
 	}
-	if sc.asset == "" {
+	if c.Aircall == nil {
+		return nil, fault.New(fault.Invalid, "the call recording's link expired; set AIRCALL_API_ID and AIRCALL_API_TOKEN to fetch a fresh link from the Aircall API")
+	}
+	call, err := c.Aircall.Call(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	if c.AircallID == "" || c.AircallToken == "" {
-		return nil, fault.New(fault.Invalid, "the call recording's link expired; set AIRCALL_API_ID and AIRCALL_API_TOKEN to fetch it from the Aircall API")
+	fresh := call.Audio()
+	if fresh == "" {
+		return nil, fault.New(fault.Invalid, "Aircall no longer has the call's recording")
 	}
-	return d.get(ctx, sc.asset, func(r *http.Request) { r.SetBasicAuth(c.AircallID, c.AircallToken) })
+	logging.From(ctx).Info().Msg("call recording link expired; fetched a fresh one from the Aircall API")
+	return d.get(ctx, fresh, nil)
 }
 
 // failed records why the call could not be transcribed (calls.transcript_error,

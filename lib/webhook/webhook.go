@@ -36,6 +36,11 @@ const (
 	Ignored Outcome = "ignored"
 	// Duplicate: seen before; nothing changed.
 	Duplicate Outcome = "duplicate"
+	// Unparsed: new, authenticated event of a known type whose body did
+	// not decode; kept raw with its parse error until a decoder reads it
+	// (Store.Resolve). Answered like a success, so the sender does not
+	// retry it and, in the end, disable its webhook.
+	Unparsed Outcome = "unparsed"
 )
 
 // Delivery is one webhook request after authentication and validation.
@@ -47,13 +52,18 @@ type Delivery struct {
 	// Writes are the domain changes of a new event. Nil means the event
 	// type is not handled: only the raw event is kept.
 	Writes []Write
+	// ParseError, when set, says why the body of a known event type could
+	// not be decoded: the raw event is kept with it (and no Writes) and
+	// counted by ParseFailures until Resolve applies it.
+	ParseError string
 }
 
 // Write is one data-modifying statement run, in the same SQL statement as
 // the raw event's insert, only when the event is new. Its SQL may refer to
 // the CTE "ev" (the inserted event; empty for a duplicate) and to earlier
 // writes by name, and takes named arguments (@name); the event's own are
-// @source, @event_type, @dedupe_key, @payload, @handled and @trace_id.
+// @source, @event_type, @dedupe_key, @payload, @handled, @parse_error and
+// @trace_id.
 //
 // One statement instead of a transaction of several: a delivery costs one
 // statement, and concurrent deliveries share a round trip and a commit
@@ -147,20 +157,33 @@ type pending struct {
 	err    error
 }
 
+// insertEvent is the "ev" of a delivery: the raw event, unless its dedupe
+// key is stored already.
+const insertEvent = `INSERT INTO webhook_events (source, event_type, dedupe_key, payload, handled, parse_error, trace_id)
+		VALUES (@source, @event_type, @dedupe_key, @payload, @handled, @parse_error, @trace_id)
+		ON CONFLICT (source, dedupe_key) DO NOTHING
+		RETURNING id`
+
 // statement assembles the delivery's SQL; it depends only on the shape of
 // the writes, so PostgreSQL sees few distinct statements and pgx caches
 // their plans.
-func statement(d Delivery) (string, pgx.NamedArgs) {
+func statement(d Delivery) (string, pgx.NamedArgs) { return statementWith(d, insertEvent) }
+
+// statementWith is statement with ev as the event's CTE (insertEvent, or
+// resolveEvent for a replay).
+func statementWith(d Delivery, ev string) (string, pgx.NamedArgs) {
+	var parseError *string
+	if d.ParseError != "" {
+		parseError = &d.ParseError
+	}
 	args := pgx.NamedArgs{
 		"source": d.Source, "event_type": d.EventType, "dedupe_key": d.DedupeKey,
-		"payload": d.Payload, "handled": d.Writes != nil,
+		"payload": d.Payload, "handled": d.Writes != nil, "parse_error": parseError,
 	}
 	var b strings.Builder
-	b.WriteString(`WITH ev AS (
-		INSERT INTO webhook_events (source, event_type, dedupe_key, payload, handled, trace_id)
-		VALUES (@source, @event_type, @dedupe_key, @payload, @handled, @trace_id)
-		ON CONFLICT (source, dedupe_key) DO NOTHING
-		RETURNING id)`)
+	b.WriteString("WITH ev AS (\n\t\t")
+	b.WriteString(ev)
+	b.WriteString(")")
 	var jobCTEs []string
 	for _, w := range d.Writes {
 		b.WriteString(",\n")
@@ -263,15 +286,27 @@ func bind(sql string, args pgx.NamedArgs) (string, []any, error) {
 // Receive stores d once. It returns after the statement committed; the
 // async invocations that follow never turn a stored event into an error.
 func (s *Store) Receive(ctx context.Context, d Delivery) (Outcome, error) {
+	if d.ParseError != "" && d.Writes != nil {
+		return "", fmt.Errorf("store %s %s: a delivery that did not parse has no writes", d.Source, d.EventType)
+	}
+	return s.run1(ctx, d, insertEvent, nil, s.maxBatch() == 1)
+}
+
+// run1 runs one delivery's statement with ev as its event CTE (extra adds
+// arguments ev names) and dispatches the jobs it queued once committed.
+func (s *Store) run1(ctx context.Context, d Delivery, ev string, extra pgx.NamedArgs, alone bool) (Outcome, error) {
 	trace := logging.Trace(ctx)
-	sql, args := statement(d)
+	sql, args := statementWith(d, ev)
 	args["trace_id"] = trace
+	for k, v := range extra {
+		args[k] = v
+	}
 	psql, vals, err := bind(sql, args)
 	if err != nil {
 		return "", fmt.Errorf("store %s %s: %w", d.Source, d.EventType, err)
 	}
 	p := &pending{ctx: ctx, sql: psql, args: vals}
-	if s.maxBatch() == 1 {
+	if alone {
 		s.runAlone(p)
 	} else {
 		p.ch = make(chan bool, 2)
@@ -290,7 +325,10 @@ func (s *Store) Receive(ctx context.Context, d Delivery) (Outcome, error) {
 		}
 		jobs.Dispatch(ctx, s.Invoker, js)
 	}
-	if d.Writes == nil {
+	switch {
+	case d.ParseError != "":
+		return Unparsed, nil
+	case d.Writes == nil:
 		return Ignored, nil
 	}
 	return Stored, nil
