@@ -5,7 +5,9 @@
 //	concierge backups        list the backups in the backup store (make restore)
 //	concierge restore        restore a backup into a new database (make restore BACKUP=… INTO=…)
 //	concierge replay         re-queue failed jobs by kind or id (make replay)
+//	concierge replay-events  apply webhook events stored unparsed, once the decoder reads them
 //	concierge reindex        rebuild the retrieval index from PostgreSQL (make reindex)
+//	concierge doctor         check every configured provider for real (make doctor)
 package main
 
 import (
@@ -35,10 +37,14 @@ func main() {
 		err = restoreCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
 	case "replay":
 		err = replay(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
+	case "replay-events":
+		err = replayEvents(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	case "reindex":
 		err = reindex(ctx, os.LookupEnv)
+	case "doctor":
+		err = doctorCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q; use run, reindex, replay, backups, restore or config-table", cmd)
+		err = fmt.Errorf("unknown command %q; use run, doctor, reindex, replay, replay-events, backups, restore or config-table", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "concierge:", err)
