@@ -30,7 +30,7 @@ var doctorChecks = []string{
 	"postgres", "postgres migrations", "postgres createdb", "postgres connections",
 	"embeddings", "qdrant collection", "qdrant payload indexes",
 	"azure speech key", "azure speech voices", "backup bucket", "llm model",
-	"chatwoot", "chatwoot api token", "chatwoot contacts token", "chatwoot account", "chatwoot contact inbox",
+	"chatwoot", "chatwoot api token", "chatwoot contacts token", "chatwoot account", "chatwoot contact inbox", "chatwoot agent bot",
 	"aircall api", "guesty api",
 }
 
@@ -82,6 +82,7 @@ func TestDoctorAllConfigured(t *testing.T) {
 	cw := chatwoottest.New(t)
 	cw.AddInbox(1, 4)
 	cw.KeepPendingOnBotFailure = true
+	cw.AddAgentBot(chatwoottest.AgentBot{Name: "Concierge", AccountID: 1, OutgoingURL: "https://gateway.concierge.example/function/llm-query", Secret: "bot-secret-0123456789"})
 	ac := aircalltest.New(t)
 	qd := qdranttest.StartServer(t)
 	emb := embeddingsAPI(t)
@@ -99,7 +100,8 @@ func TestDoctorAllConfigured(t *testing.T) {
 	for name, value := range map[string]string{
 		"database-url": d.URL, "azure-speech-key": azure.Key("westeurope"), "groq-api-key": model.Key,
 		"chatwoot-api-token": cw.BotToken, "chatwoot-contacts-token": cw.UserToken, "aircall-api-token": ac.Token,
-		"r2-access-key-id": s3test.AccessKey, "r2-secret-access-key": s3test.SecretKey,
+		"chatwoot-webhook-secret": "bot-secret-0123456789",
+		"r2-access-key-id":        s3test.AccessKey, "r2-secret-access-key": s3test.SecretKey,
 	} {
 		if err := os.WriteFile(filepath.Join(secrets, name), []byte(value+"\n"), 0o600); err != nil {
 			t.Fatal(err)

@@ -22,6 +22,9 @@ func chatwootFor(t *testing.T) *chatwoottest.Server {
 	t.Helper()
 	cw := chatwoottest.New(t)
 	cw.BotRetryWait = 50 * time.Millisecond
+	// The function listens on loopback: SafeFetch (4.14) refuses that
+	// unless SAFE_FETCH_ALLOW_PRIVATE_NETWORK is set (see TestSafeFetch...).
+	cw.AllowPrivateNetwork = true
 	cw.AddConversation(chatwoottest.Conversation{AccountID: 1, ID: 1287, InboxID: 3, Status: "pending"})
 	return cw
 }
@@ -120,5 +123,32 @@ func TestChatwootBotDeliveryRules(t *testing.T) {
 				t.Errorf("status %s, want %s", conv.Status, want)
 			}
 		})
+	}
+}
+
+// From 4.14.0 Chatwoot refuses to deliver to a private address
+// (SafeFetch): an agent bot pointed at http://gateway:8080/... or any
+// internal URL never reaches llm-query, and the conversation is opened for
+// good. 4.13 delivered. docs/deploy.md points the bot at the public URL.
+func TestSafeFetchRefusesPrivateBotURLs(t *testing.T) {
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer bot.Close()
+	for _, c := range []struct {
+		version   string
+		allow     bool
+		delivered bool
+	}{
+		{"4.13.0", false, true},
+		{"4.14.2", false, false},
+		{"4.14.2", true, true},
+	} {
+		cw := chatwootFor(t)
+		cw.SetVersion(c.version)
+		cw.AllowPrivateNetwork = c.allow
+		out := deliver(t, cw, bot.URL)
+		if out.Delivered != c.delivered || out.MovedToOpen == c.delivered {
+			t.Errorf("%s, private network allowed %v: delivered %v, moved to open %v; want delivered %v",
+				c.version, c.allow, out.Delivered, out.MovedToOpen, c.delivered)
+		}
 	}
 }

@@ -209,3 +209,25 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 	}
 	return nil
 }
+
+// AgentBot is an agent bot as an account's administrator sees it.
+type AgentBot struct {
+	ID          int64  `json:"id"`
+	Name        string `json:"name"`
+	OutgoingURL string `json:"outgoing_url"`
+	AccountID   int64  `json:"account_id"`
+	// Secret signs the bot's webhooks; Chatwoot shows it only for an
+	// account's own bot and only to an administrator.
+	Secret string `json:"secret"`
+	// SystemBot: created in Super Admin without an account. Chatwoot never
+	// shows its secret or its URL.
+	SystemBot bool `json:"system_bot"`
+}
+
+// AgentBots lists the bots the account may use (its own and the system
+// bots); user tokens only.
+func (c *Client) AgentBots(ctx context.Context) ([]AgentBot, error) {
+	var out []AgentBot
+	err := c.do(ctx, request{method: http.MethodGet, route: "agent_bots", safe: true}, &out)
+	return out, err
+}

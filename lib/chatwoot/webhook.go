@@ -83,7 +83,27 @@ func ParseMessageEvent(body []byte) (MessageEvent, error) {
 	if e.ConversationID() == 0 {
 		return e, fault.Field("conversation.id", "is required")
 	}
+	if e.MessageType != "" && !knownMessageType(e.MessageType) {
+		return e, fault.Field("message_type", "must be one of incoming, outgoing, activity, template (or 0-3)")
+	}
+	if e.Conversation != nil && e.Conversation.Status != "" && !Status(e.Conversation.Status).valid() {
+		return e, fault.Field("conversation.status", "%s", statusEnum)
+	}
 	return e, nil
+}
+
+// statusEnum is the message of a status outside Chatwoot's enum.
+const statusEnum = "must be one of open, resolved, pending, snoozed"
+
+// knownMessageType reports whether t is one of Chatwoot's message types;
+// anything else is not a Chatwoot event and is refused, not stored.
+func knownMessageType(t MessageType) bool {
+	for _, k := range messageTypes {
+		if t == k {
+			return true
+		}
+	}
+	return false
 }
 
 // FromGuest reports whether the bot should answer: a new, public,
@@ -178,6 +198,12 @@ func ParseConversationEvent(body []byte) (ConversationEvent, error) {
 	}
 	if e.ID == 0 {
 		return e, fault.Field("id", "is required")
+	}
+	if e.Status != "" && !Status(e.Status).valid() {
+		return e, fault.Field("status", "%s", statusEnum)
+	}
+	if _, cur, ok := e.StatusChange(); ok && cur != "" && !cur.valid() {
+		return e, fault.Field("changed_attributes.status.current_value", "%s", statusEnum)
 	}
 	return e, nil
 }

@@ -81,6 +81,7 @@ func (d *Doctor) Checks() []Check {
 		d.check("chatwoot contacts token", "CHATWOOT_URL", d.chatwootContactsToken),
 		d.check("chatwoot account", "CHATWOOT_URL", d.chatwootAccount),
 		d.check("chatwoot contact inbox", "CHATWOOT_URL", d.chatwootInbox),
+		d.check("chatwoot agent bot", "CHATWOOT_URL", d.chatwootBot),
 		d.check("aircall api", "AIRCALL_API_ID", d.aircallAPI),
 		d.check("guesty api", "", d.guestyAPI),
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,6 +83,10 @@ func (s *Server) sendBot(ctx context.Context, client *http.Client, d BotDelivery
 	if err != nil {
 		return 0
 	}
+	if s.safeFetchRefuses(ctx, req.URL.Hostname()) {
+		// SafeFetch raises before connecting: no status, not retried.
+		return 0
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("X-Chatwoot-Delivery", delivery)
@@ -127,4 +132,27 @@ func (s *Server) botFailed(d BotDelivery) bool {
 func newUUID() string {
 	b := []byte(randomHex() + randomHex())[:32]
 	return fmt.Sprintf("%s-%s-4%s-a%s-%s", b[0:8], b[8:12], b[13:16], b[17:20], b[20:32])
+}
+
+// safeFetchRefuses plays SafeFetch (4.14.0+, PR #14155): a host that
+// resolves to a private, loopback or link-local address is refused unless
+// AllowPrivateNetwork.
+func (s *Server) safeFetchRefuses(ctx context.Context, host string) bool {
+	s.mu.Lock()
+	allow, version := s.AllowPrivateNetwork, s.Version
+	s.mu.Unlock()
+	if allow || !atLeast(version, 4, 14, 0) {
+		return false
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return true
+	}
+	for _, a := range addrs {
+		a = a.Unmap()
+		if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() {
+			return true
+		}
+	}
+	return false
 }

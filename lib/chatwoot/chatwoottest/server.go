@@ -176,6 +176,11 @@ type Server struct {
 	BotRetryWait time.Duration
 	// WebhookTimeout is Chatwoot's WEBHOOK_TIMEOUT (default 5 s).
 	WebhookTimeout time.Duration
+	// AllowPrivateNetwork is SAFE_FETCH_ALLOW_PRIVATE_NETWORK (4.14.1+).
+	// From 4.14.0 webhooks go through SafeFetch, which refuses private
+	// and loopback addresses unless it is set; test rigs on loopback set
+	// it, as an operator with an internal URL would have to.
+	AllowPrivateNetwork bool
 	// BeforeBotRetry, when set, runs before each retry of an agent-bot
 	// webhook with the attempt about to be made (2 or 3).
 	BeforeBotRetry func(attempt int)
@@ -186,6 +191,7 @@ type Server struct {
 	conversations map[[2]int64]*Conversation
 	contacts      map[int64]*Contact // by id (ids are global, like Chatwoot's)
 	messages      []*Message
+	bots          []AgentBot
 	statuses      []StatusChange
 	typing        []Typing
 	labels        []LabelSet
@@ -696,6 +702,8 @@ func (s *Server) route(method string, seg []string) (handler, string) {
 		return s.withConversation(id(1), s.setLabels), "labels#create"
 	case len(seg) == 0 && method == http.MethodGet:
 		return s.showAccount, "accounts#show"
+	case len(seg) == 1 && seg[0] == "agent_bots" && method == http.MethodGet:
+		return s.listAgentBots, "agent_bots#index"
 	case len(seg) == 2 && seg[0] == "inboxes" && method == http.MethodGet:
 		return s.showInbox(id(1)), "inboxes#show"
 	case len(seg) == 2 && seg[0] == "contacts" && seg[1] == "search" && method == http.MethodGet:
@@ -1162,4 +1170,50 @@ func (s *Server) showAccount(c *call) {
 	s.mu.Unlock()
 	c.json(http.StatusOK, map[string]any{"id": c.account, "name": "Account " + strconv.FormatInt(c.account, 10), "locale": "en",
 		"settings": map[string]any{"auto_resolve_after": nil, "keep_pending_on_bot_failure": keep}, "latest_chatwoot_version": s.version()})
+}
+
+// AgentBot is a bot the fake knows. AccountID 0 makes it a system bot
+// (created in Super Admin without an account).
+type AgentBot struct {
+	ID          int64
+	Name        string
+	OutgoingURL string
+	AccountID   int64
+	Secret      string
+}
+
+// AddAgentBot registers a bot and returns it with its id.
+func (s *Server) AddAgentBot(b AgentBot) AgentBot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	if b.ID == 0 {
+		b.ID = s.nextID
+	}
+	s.bots = append(s.bots, b)
+	return b
+}
+
+// listAgentBots is AgentBotsController#index: AgentBot.accessible_to the
+// account (its own and the system bots), rendered by _agent_bot.json:
+// a system bot's outgoing_url and secret are never shown; the secret only
+// to administrators (the fake's user token is one).
+func (s *Server) listAgentBots(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []map[string]any{}
+	for _, b := range s.bots {
+		system := b.AccountID == 0
+		if !system && b.AccountID != c.account {
+			continue
+		}
+		m := map[string]any{"id": b.ID, "name": b.Name, "bot_type": "webhook", "system_bot": system, "account_id": nil}
+		if !system {
+			m["account_id"] = b.AccountID
+			m["outgoing_url"] = b.OutgoingURL
+			m["secret"] = b.Secret
+		}
+		out = append(out, m)
+	}
+	c.json(http.StatusOK, out)
 }
