@@ -167,7 +167,7 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 	if err != nil {
 		return nil, fmt.Errorf("listen on 127.0.0.1:%d (set PORT to change it): %w", port, err)
 	}
-	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := localrun.NewServer(gw.Handler()) // loopback Host only, no cross-site /dev/*, read timeouts
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("server stopped")

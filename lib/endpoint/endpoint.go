@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 	handler "github.com/openfaas/templates-sdk/go-http"
@@ -158,13 +159,50 @@ func JSON(status int, v any) handler.Response {
 	return handler.Response{StatusCode: status, Body: b, Header: http.Header{"Content-Type": []string{"application/json"}}}
 }
 
+// Headers that carry the cause of a 5xx from Error to the HTTP edge
+// (fnserver), which logs them once with the request and removes them: they
+// never leave the process.
+const (
+	CauseHeader     = "X-Concierge-Cause"
+	CauseKindHeader = "X-Concierge-Cause-Kind"
+)
+
+// maxCause bounds the logged text of a cause: enough for a wrapped
+// database error, not a dumped payload.
+const maxCause = 1024
+
 // Error renders err as {"error": "..."} with its status. Only the public
-// part of the message leaves the function.
+// part of the message leaves the function; for a 5xx the internal text
+// rides along in CauseHeader for the edge to log.
 func Error(err error) handler.Response {
-	res := JSON(Status(err), map[string]string{"error": fault.Public(err)})
+	status := Status(err)
+	res := JSON(status, map[string]string{"error": fault.Public(err)})
 	if fault.KindOf(err) == fault.Unavailable {
 		// Webhook senders retry on 5xx; tell polite ones when.
 		res.Header.Set("Retry-After", "5")
 	}
+	if status >= 500 && err != nil {
+		res.Header.Set(CauseKindHeader, fault.KindOf(err).String())
+		res.Header.Set(CauseHeader, headerSafe(err.Error(), maxCause))
+	}
 	return res
+}
+
+// headerSafe makes s a valid header value of at most n bytes: control
+// characters become spaces and the cut falls on a rune boundary.
+func headerSafe(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
 }

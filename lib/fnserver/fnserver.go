@@ -13,10 +13,15 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
+	"github.com/rs/zerolog"
+
+	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/logging"
 )
 
 // HandleFunc is the signature every function package exports as Handle.
@@ -48,6 +53,14 @@ func Handler(fn HandleFunc, maxBody int64) http.Handler {
 			}
 			body = b
 		}
+		if textBody(r.Header.Get("Content-Type")) {
+			// Text PostgreSQL cannot store is refused here, once for every
+			// function, before it can turn into a 500 that senders retry.
+			if err := endpoint.Text(body); err != nil {
+				write(w, endpoint.Error(err))
+				return
+			}
+		}
 		req := handler.Request{
 			Body:        body,
 			Header:      r.Header,
@@ -60,21 +73,70 @@ func Handler(fn HandleFunc, maxBody int64) http.Handler {
 		if err != nil {
 			// Functions map their own errors to statuses; an error here is a bug
 			// or a panic-free crash path, and its text may hold internals.
-			http.Error(w, `{"error":"internal error"}`, http.StatusInternalServerError)
-			return
+			res = endpoint.Error(err)
 		}
-		for k, vs := range res.Header {
-			for _, v := range vs {
-				w.Header().Add(k, v)
-			}
-		}
-		status := res.StatusCode
-		if status == 0 {
-			status = http.StatusOK
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write(res.Body)
+		logCause(r.Context(), res)
+		write(w, res)
 	})
+}
+
+// write sends res without the headers that carry a cause to this edge.
+func write(w http.ResponseWriter, res handler.Response) {
+	for k, vs := range res.Header {
+		if k == endpoint.CauseHeader || k == endpoint.CauseKindHeader {
+			continue
+		}
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	status := res.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(res.Body)
+}
+
+// fallbackLog writes causes when the request's context holds no logger
+// (the OpenFaaS template): JSON lines on stderr through the redacting
+// writer, which scrubs contact details that slipped into an error text.
+var fallbackLog = logging.New("fnserver", os.Stderr, "info")
+
+// logCause logs why a request failed with a 5xx, once, here at the edge:
+// the status, the error kind and the internal text that endpoint.Error
+// kept out of the response body, with the trace id the function answered
+// with so the line joins the function's own request line.
+func logCause(ctx context.Context, res handler.Response) {
+	if res.StatusCode < 500 {
+		return
+	}
+	log := logging.From(ctx)
+	if log.GetLevel() == zerolog.Disabled {
+		log = &fallbackLog
+	}
+	kind, cause := res.Header.Get(endpoint.CauseKindHeader), res.Header.Get(endpoint.CauseHeader)
+	if kind == "" {
+		kind = "unknown"
+	}
+	ev := log.Error().Int("status", res.StatusCode).Str("kind", kind)
+	if id := res.Header.Get(logging.TraceHeader); id != "" {
+		ev = ev.Str("trace_id", id)
+	}
+	if cause != "" {
+		ev = ev.Str("error", cause)
+	}
+	ev.Msg("request failed")
+}
+
+// textBody reports whether a body of this Content-Type is checked for text
+// PostgreSQL cannot store: JSON and text, or no type at all (what webhook
+// senders and the job invoker mostly send). A binary type is left alone.
+func textBody(contentType string) bool {
+	mt, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(contentType)), ";")
+	mt = strings.TrimSpace(mt)
+	return mt == "" || strings.HasPrefix(mt, "text/") || mt == "application/json" ||
+		strings.HasSuffix(mt, "+json") || mt == "application/x-www-form-urlencoded"
 }
 
 // Settings is what the template's HTTP server reads from its environment.

@@ -110,6 +110,9 @@ func (h *Hook) Receive(ctx context.Context, header http.Header, body []byte) (we
 		msgID = id
 	} else {
 		msgID = headerValue(header, "id")
+		if err := CheckID(msgID); err != nil {
+			return "", err
+		}
 	}
 	p, err := h.parse(body)
 	if err != nil {

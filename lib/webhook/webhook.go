@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -509,9 +510,12 @@ func batchContext(batch []*pending) (context.Context, func()) {
 	}
 }
 
-// classify turns a database failure into a fault kind: connection problems
-// are Unavailable (the sender should retry), faults from Apply keep their
-// kind, anything else is internal.
+// classify turns a database failure into a fault kind: connection problems,
+// a connection lost mid-statement included, are Unavailable (the sender
+// should retry; a retry of a statement that did commit is a duplicate),
+// data the database refuses (SQLSTATE class 22: a NUL, bytes that are not
+// UTF-8, a malformed value) is Invalid (retrying the same body fails
+// again), faults from Apply keep their kind, anything else is internal.
 func classify(err error) error {
 	var fe *fault.Error
 	if errors.As(err, &fe) {
@@ -521,11 +525,20 @@ func classify(err error) error {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &pgErr):
-		if pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code == "53300" {
+		class := pgErr.Code
+		if len(class) > 2 {
+			class = class[:2]
+		}
+		switch {
+		case class == "08" || class == "57" || pgErr.Code == "53300":
 			return fault.Wrap(fault.Unavailable, err, "database unavailable")
+		case class == "22":
+			return fault.Wrap(fault.Invalid, err, "a value in the body cannot be stored (SQLSTATE "+pgErr.Code+")")
 		}
 		return err
-	case errors.As(err, &netErr), pgconn.SafeToRetry(err), isConnectErr(err):
+	case errors.As(err, &netErr), pgconn.SafeToRetry(err), pgconn.Timeout(err), isConnectErr(err),
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, net.ErrClosed), strings.Contains(err.Error(), "unexpected EOF"):
 		return fault.Wrap(fault.Unavailable, err, "database unavailable")
 	case errors.Is(err, context.DeadlineExceeded):
 		return fault.Wrap(fault.Unavailable, err, "database timed out")
