@@ -14,6 +14,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/retryafter"
 )
 
 // Settings of Aircall's public API, which stt asks for a fresh recording
@@ -221,19 +222,10 @@ func (a *API) rateLimitWait(h http.Header) time.Duration {
 	return min(max(wait, time.Second), maxRateLimitWait)
 }
 
-// retryAfter reads Retry-After, seconds or an HTTP date; 0 when absent.
+// retryAfter reads Retry-After; 0 when absent.
 func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now).Round(time.Second)
-	}
-	return 0
+	d, _ := retryafter.Parse(v, now)
+	return d
 }
 
 // errorMessage reads Aircall's error body, {"error": ..., "troubleshoot":

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/retryafter"
 )
 
 // Bounds of one call. A step's whole budget is about 30 s (stack.yml), so
@@ -288,7 +289,7 @@ func (c *Client) once(ctx context.Context, r request, u string, out any) (retry 
 	ae := &APIError{Method: r.method, Route: r.route, Status: res.StatusCode}
 	ae.Message, ae.Attributes = errorText(b)
 	wait = -1
-	if d, ok := retryAfter(res.Header.Get("Retry-After"), c.now()); ok {
+	if d, ok := retryafter.Parse(res.Header.Get("Retry-After"), c.now()); ok {
 		ae.RetryAfter, wait = d, d
 	}
 	switch {
@@ -356,20 +357,4 @@ func errorText(b []byte) (string, []string) {
 		msg = msg[:maxErrorMessage] + "…"
 	}
 	return msg, e.Attributes
-}
-
-// retryAfter reads delay-seconds or an HTTP date (a past date is 0); ok is
-// false when the header is absent or unreadable.
-func retryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		return time.Duration(max(n, 0)) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/retryafter"
 )
 
 // DefaultModel is a Groq production model, by its full id. Groq
@@ -377,15 +378,6 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 			return time.Duration(ms * float64(time.Millisecond))
 		}
 	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Duration(max(s, 0) * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return 0
+	d, _ := retryafter.Parse(h.Get("Retry-After"), now)
+	return d
 }
