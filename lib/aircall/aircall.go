@@ -409,11 +409,9 @@ func dedupeKey(p parsed) string {
 	case p.insight != nil:
 		id = strconv.FormatInt(p.insight.callID, 10)
 	default:
-		var v struct {
-			ID json.Number `json:"id"`
-		}
-		_ = json.Unmarshal(p.Data, &v)
-		id = v.ID.String()
+		// An event we do not model: the id as found, read the way looseKey
+		// reads it, so the key does not depend on which path stored it.
+		id = dataID(p.Data, "id")
 	}
 	return p.Event.Event + ":" + id + ":" + strconv.FormatInt(p.Timestamp, 10) + ":" + webhook.BodyKey(compact.Bytes())[:16]
 }

@@ -109,20 +109,31 @@ func looseKey(env envelope) string {
 	if env.Event == EventTranscription || env.Event == EventSummary {
 		field = "call_id"
 	}
-	var id string
-	if m, ok := members(env.Data, field); ok {
-		if raw, ok := m[field]; ok {
-			id = compactToken(raw)
-			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-				id = strconv.FormatInt(n, 10)
-			}
-		}
-	}
+	id := dataID(env.Data, field)
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, env.Data); err != nil {
 		compact.Write(env.Data)
 	}
 	return env.Event + ":" + id + ":" + env.Timestamp + ":" + webhook.BodyKey(compact.Bytes())[:16]
+}
+
+// dataID is the member field of the object data as text: a number in its
+// canonical form, a string's content, anything else compacted; empty when
+// data is no object or has no such member.
+func dataID(data json.RawMessage, field string) string {
+	m, ok := members(data, field)
+	if !ok {
+		return ""
+	}
+	raw, ok := m[field]
+	if !ok {
+		return ""
+	}
+	id := compactToken(raw)
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+		id = strconv.FormatInt(n, 10)
+	}
+	return id
 }
 
 // storeUnparsed keeps an authenticated delivery of a known event that did
