@@ -245,7 +245,9 @@ func event(fixture, who string, id int64, set func(map[string]any)) ([]byte, err
 			"identifier": "66a1f0c2e4b0a1b2c3d4e5a7", "custom_attributes": map[string]any{}, "type": "contact"}
 		m["sender"] = s
 		conv["meta"].(map[string]any)["sender"] = s
+		// The channel's own sender is what proves a WhatsApp guest.
 		conv["contact_inbox"].(map[string]any)["contact_id"] = 58
+		conv["contact_inbox"].(map[string]any)["source_id"] = "15555550177"
 	default:
 		return nil, fmt.Errorf("as=%s: ask as jordan or sam", who)
 	}

@@ -263,6 +263,8 @@ func TestWindowedSecretsAndIsolation(t *testing.T) {
 			c := m["conversation"].(map[string]any)
 			c["id"] = 2001
 			c["contact_inbox"].(map[string]any)["contact_id"] = 58
+			// Sam writes from Sam's own WhatsApp number.
+			c["contact_inbox"].(map[string]any)["source_id"] = "15555550177"
 			s := map[string]any{"id": 58, "name": "Sam Rivera", "email": "sam.rivera@example.com", "phone_number": "+15555550177", "identifier": "", "custom_attributes": map[string]any{}, "type": "contact"}
 			c["meta"].(map[string]any)["sender"] = s
 			m["sender"] = s

@@ -52,6 +52,12 @@ type Request struct {
 	// or the index is returned (Result.Retry) rather than handed off; on
 	// the last attempt it hands off.
 	MayRetry bool
+	// Unverified: nobody proved this contact is the guest (guests.Identify).
+	// Access is then a stranger's, and a question about the stay asks for
+	// the confirmation code and last name instead of being answered.
+	Unverified bool
+	// Identity is a line for the hand-off note: how the contact is known.
+	Identity string
 }
 
 // Citation names a passage an answer used.
@@ -82,7 +88,13 @@ type Result struct {
 	// Retry, when set, is a passing failure (model or index unavailable)
 	// to retry instead of answering; only with Request.MayRetry.
 	Retry error
+	// Verify: Text asks the guest to prove who they are before anything
+	// about a stay is answered.
+	Verify bool
 }
+
+// VerifyPrompt asks an unverified contact for proof of the booking.
+const VerifyPrompt = "I'd be glad to help with your booking. To keep guests' details private, please first reply with the booking's confirmation code and the last name it is under."
 
 // Engine answers requests.
 type Engine struct {
@@ -138,6 +150,10 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 	if topic, ok := e.Policy.Topic(q); ok {
 		prov.Policy = "topic:" + topic
 		return handoff(fmt.Sprintf(reasonTopicFmt, topic))
+	}
+	if req.Unverified && (e.Policy.AsksForSecret(q) || e.Policy.AsksForStay(q)) {
+		prov.Policy = "verify"
+		return Result{Text: VerifyPrompt, Language: "en", Verify: true, Provenance: prov}
 	}
 	stay := req.Access.Stay
 	allowed := stay.Window(req.Now, e.DiscloseBefore)
@@ -237,6 +253,9 @@ func note(reason string, req Request) string {
 			local(s.CheckIn, s.Timezone), local(s.CheckOut, s.Timezone))
 	} else if req.Access.GuestID == "" {
 		b.WriteString("The contact is not linked to a Guesty guest.\n")
+	}
+	if req.Identity != "" {
+		b.WriteString(req.Identity + "\n")
 	}
 	return b.String()
 }

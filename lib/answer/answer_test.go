@@ -22,7 +22,7 @@ import (
 
 func policy(t *testing.T) Policy {
 	t.Helper()
-	p, err := ParsePolicy(DefaultTopics, DefaultPerson, DefaultSecrets)
+	p, err := ParsePolicy(DefaultTopics, DefaultPerson, DefaultSecrets, DefaultStay)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,9 @@ type Policy struct {
 	Person  []string
 	Topics  []Topic
 	Secrets []string // questions about door codes, Wi-Fi, the exact address
+	// Stay: questions about the guest's own booking (dates, times,
+	// arrival); an unverified contact is asked for proof instead.
+	Stay []string
 }
 
 // DefaultTopics is the configurable list of restricted topics with keywords
@@ -41,9 +44,16 @@ const DefaultPerson = "human|a person|real person|someone|somebody|agent|operato
 // DefaultSecrets are ways of asking for what is shared only during a stay.
 const DefaultSecrets = "wifi|wi-fi|wlan|password*|door code|code|codes|keypad|lockbox|key box|keys|address|contrasena|clave|codigo|direccion|mot de passe|adresse|passwort|turcode|schlussel|indirizzo|chiave|senha|endereco"
 
+// DefaultStay are ways of asking about one's own booking. A bare
+// "booking" is left out: a prospect asking how to book is no guest to
+// verify.
+const DefaultStay = "my booking|my reservation|our booking|our reservation|my stay|our stay|check-in|check in|checkin|check-out|check out|checkout|arrival|arrive|departure|my dates|our dates|" +
+	"mi reserva|nuestra reserva|mi estancia|llegada|salida|ma reservation|notre reservation|mon sejour|arrivee|depart|" +
+	"meine buchung|unsere buchung|aufenthalt|anreise|abreise|la mia prenotazione|soggiorno|arrivo|partenza|minha reserva|estadia|chegada|saida"
+
 // ParsePolicy reads "topic:kw|kw;topic:kw" plus the person and secret lists.
-func ParsePolicy(topics, person, secrets string) (Policy, error) {
-	p := Policy{Person: splitList(person), Secrets: splitList(secrets)}
+func ParsePolicy(topics, person, secrets, stay string) (Policy, error) {
+	p := Policy{Person: splitList(person), Secrets: splitList(secrets), Stay: splitList(stay)}
 	for _, part := range strings.Split(topics, ";") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -128,3 +138,6 @@ func (p Policy) AsksForPerson(text string) bool { return anyMatch(normalize(text
 
 // AsksForSecret reports whether text asks for stay-only details.
 func (p Policy) AsksForSecret(text string) bool { return anyMatch(normalize(text), p.Secrets) }
+
+// AsksForStay reports whether text asks about the guest's own booking.
+func (p Policy) AsksForStay(text string) bool { return anyMatch(normalize(text), p.Stay) }

@@ -88,6 +88,8 @@ type Answerer struct {
 	// model or index outage is retried; on it, the conversation is handed
 	// off. 0 hands off at once.
 	Attempts int
+	// Verify bounds identity checks by confirmation code and last name.
+	Verify VerifyLimits
 }
 
 // Outcome of one answer job.
@@ -111,15 +113,20 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 type conversation struct {
 	inbox    *int64
-	guestID  *string
+	guestID  *string // proven; nil for a stranger or an unproven claim
 	status   *string
 	handedAt *time.Time
+	claimed  *string
+	proof    *string
+	// asked: the guest message whose question waits for proof of identity.
+	asked *int64
 }
 
 func (a *Answerer) load(ctx context.Context, account, id int64) (conversation, error) {
 	var c conversation
-	err := a.DB.QueryRow(ctx, `SELECT inbox_id, guest_id, status, handed_off_at FROM conversations
-		WHERE account_id = $1 AND id = $2`, account, id).Scan(&c.inbox, &c.guestID, &c.status, &c.handedAt)
+	err := a.DB.QueryRow(ctx, `SELECT inbox_id, guest_id, status, handed_off_at, claimed_guest_id, verified_by, verify_asked_message_id
+		FROM conversations WHERE account_id = $1 AND id = $2`, account, id).Scan(&c.inbox, &c.guestID, &c.status, &c.handedAt,
+		&c.claimed, &c.proof, &c.asked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, fault.New(fault.NotFound, "no conversation %d:%d", account, id)
 	}
@@ -222,9 +229,23 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 			voiceErr = m.voiceErr
 		}
 	}
-	guestID := ""
-	if c.guestID != nil {
-		guestID = *c.guestID
+	guestID := deref(c.guestID)
+	var v verification
+	if guestID == "" && c.asked != nil {
+		// The guest was asked who they are: their answer is checked here,
+		// never sent to the model or the index.
+		if v, err = a.verify(ctx, account, id, pending); err != nil {
+			return nil, err
+		}
+		if v.verdict == verified {
+			guestID = v.guest
+			// Answer the question that waited for the proof, with whatever
+			// else the guest asked since.
+			q, err = a.waiting(ctx, account, *c.asked, v.rest)
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	now := a.Now()
 	access, err := guests.For(ctx, a.DB, guestID, now)
@@ -233,6 +254,12 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 	}
 	var res answer.Result
 	switch {
+	case v.verdict == exhausted:
+		res = answer.Result{Handoff: true, Reason: v.reason}
+	case v.verdict == mismatch:
+		res = answer.Result{Text: fmt.Sprintf(mismatchText, v.left, plural(v.left)), Language: "en", Reason: "identity check failed"}
+	case v.verdict == verified && len(q) == 0:
+		res = answer.Result{Text: verifiedText + " How can I help?", Language: "en", Reason: "identity verified"}
 	case len(q) == 0 && voiceErr != "" && voice.GuestFixable(voiceErr):
 		// Only an unreadable voice message: say so, in text.
 		res = answer.Result{Text: voice.Explain(voiceErr), Language: "en", Reason: voiceErr}
@@ -242,7 +269,7 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 		res = answer.Result{Handoff: true, Reason: "the guest's voice message could not be transcribed (" + voiceErr + ")"}
 	default:
 		res = a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now,
-			MayRetry: job.Attempt < a.Attempts})
+			MayRetry: job.Attempt < a.Attempts, Unverified: guestID == "", Identity: identityNote(c, guestID)})
 		if res.Retry != nil {
 			why := "the model or the index is unavailable; the answer is retried"
 			if errors.Is(res.Retry, llm.ErrMisconfigured) {
@@ -255,6 +282,9 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 			// is said too, so it is not silently skipped.
 			res.Text += "\n\n" + voice.Explain(voiceErr)
 		}
+		if v.verdict == verified && !res.Handoff {
+			res.Text = verifiedText + "\n\n" + res.Text
+		}
 	}
 	// Tell the guest a person will reply only where the bot speaks to
 	// guests; a draft inbox's guests never hear from the bot.
@@ -263,6 +293,11 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 		mode = "handoff"
 	}
 	last := pending[len(pending)-1].id
+	if res.Verify {
+		if err := a.ask(ctx, account, id, last); err != nil {
+			return nil, err
+		}
+	}
 	queued, err := a.store(ctx, account, id, last, mode, res, wantAudio && !res.Handoff, ack)
 	if err != nil {
 		return nil, err
@@ -304,6 +339,7 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 		FROM messages m, LATERAL (SELECT message_type = 'incoming' AND transcript IS NULL AND voice_error IS NULL
 				AND COALESCE(content, '') = '' AND attachments @> '[{"file_type": "audio"}]') AS u(unheard)
 		WHERE account_id = $1 AND conversation_id = $2 AND NOT private AND message_type IN ('incoming', 'outgoing')
+			AND NOT EXISTS (SELECT 1 FROM identity_checks ic WHERE ic.account_id = m.account_id AND ic.message_id = m.id)
 		ORDER BY id DESC LIMIT $3`, account, id, 100, VoiceWait.Seconds(), voice.TranscribeJob.Name)
 	if err != nil {
 		return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
@@ -378,4 +414,57 @@ func (a *Answerer) store(ctx context.Context, account, conv, inboundID int64, mo
 		return nil, fault.Wrap(fault.Unavailable, fmt.Errorf("store reply: %w", err), "database unavailable")
 	}
 	return queued, nil
+}
+
+// Texts of the identity check.
+const (
+	mismatchText = "I couldn't match that confirmation code and last name to a booking. Please check both and send them again (%d attempt%s left)."
+	verifiedText = "Thank you, your booking is confirmed."
+)
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// ask records that the guest was asked to prove who they are: their next
+// messages are checked for a confirmation code and last name.
+func (a *Answerer) ask(ctx context.Context, account, conv, message int64) error {
+	if _, err := a.DB.Exec(ctx, `UPDATE conversations SET verify_asked_message_id = $3, updated_at = now()
+		WHERE account_id = $1 AND id = $2 AND guest_id IS NULL`, account, conv, message); err != nil {
+		return fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	return nil
+}
+
+// waiting is the question that waited for the proof (the message the bot
+// asked after, and the guest's messages up to it that were no attempt),
+// followed by rest.
+func (a *Answerer) waiting(ctx context.Context, account, message int64, rest []string) ([]string, error) {
+	var text string
+	err := a.DB.QueryRow(ctx, `SELECT COALESCE(NULLIF(content, ''), transcript, '') FROM messages WHERE account_id = $1 AND id = $2`,
+		account, message).Scan(&text)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	var q []string
+	if strings.TrimSpace(text) != "" {
+		q = append(q, text)
+	}
+	return append(q, rest...), nil
+}
+
+// identityNote tells the person who takes over how the contact is known.
+func identityNote(c conversation, guest string) string {
+	switch {
+	case guest != "" && c.proof != nil:
+		return "Identity: verified (" + *c.proof + ")."
+	case guest != "":
+		return "Identity: verified by confirmation code and last name."
+	case c.claimed != nil:
+		return "Identity: NOT verified. The contact claims to be Guesty guest " + *c.claimed + "; check before sharing anything about a stay."
+	}
+	return ""
 }

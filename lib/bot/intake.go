@@ -93,7 +93,7 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 	if inbox == 0 && ev.Inbox != nil {
 		inbox = ev.Inbox.ID
 	}
-	guestID, err := in.guest(ctx, account, convID, ev.Contact())
+	who, err := in.identify(ctx, account, convID, c, ev.Contact())
 	if err != nil {
 		return nil, err
 	}
@@ -114,17 +114,23 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 	writes := []webhook.Write{
 		{
 			Name: "conv",
-			SQL: `INSERT INTO conversations (account_id, id, inbox_id, contact_id, guest_id, status, channel)
-			SELECT @account, @conv_id, NULLIF(@inbox::bigint, 0), NULLIF(@contact::bigint, 0), NULLIF(@guest, ''), NULLIF(@status, ''), NULLIF(@channel, '')
+			// A proven link is never replaced by a later event: only proof
+			// sets guest_id, and the first proof stands.
+			SQL: `INSERT INTO conversations (account_id, id, inbox_id, contact_id, guest_id, verified_by, claimed_guest_id, status, channel)
+			SELECT @account, @conv_id, NULLIF(@inbox::bigint, 0), NULLIF(@contact::bigint, 0), NULLIF(@guest, ''), NULLIF(@proof, ''),
+				NULLIF(@claimed, ''), NULLIF(@status, ''), NULLIF(@channel, '')
 			WHERE EXISTS (SELECT 1 FROM ev)
 			ON CONFLICT (account_id, id) DO UPDATE SET
 				channel = COALESCE(EXCLUDED.channel, conversations.channel),
 				inbox_id = COALESCE(EXCLUDED.inbox_id, conversations.inbox_id),
 				contact_id = COALESCE(EXCLUDED.contact_id, conversations.contact_id),
-				guest_id = COALESCE(EXCLUDED.guest_id, conversations.guest_id),
+				verified_by = CASE WHEN conversations.guest_id IS NULL THEN EXCLUDED.verified_by ELSE conversations.verified_by END,
+				guest_id = COALESCE(conversations.guest_id, EXCLUDED.guest_id),
+				claimed_guest_id = COALESCE(EXCLUDED.claimed_guest_id, conversations.claimed_guest_id),
 				status = COALESCE(EXCLUDED.status, conversations.status), updated_at = now()
 			RETURNING status, handed_off_at`,
-			Args: map[string]any{"account": account, "conv_id": convID, "inbox": inbox, "contact": contact, "guest": guestID, "status": string(c.Status), "channel": c.Channel},
+			Args: map[string]any{"account": account, "conv_id": convID, "inbox": inbox, "contact": contact, "guest": who.Guest,
+				"proof": string(who.Proof), "claimed": who.Claimed, "status": string(c.Status), "channel": c.Channel},
 		},
 		{
 			Name: "msg",
@@ -168,25 +174,41 @@ func hasAudio(as []chatwoot.Attachment) bool {
 	return false
 }
 
-// guest returns the conversation's linked guest, resolving the contact
-// the first time.
-func (in *Intake) guest(ctx context.Context, account, conv int64, s *chatwoot.Sender) (string, error) {
+// identify returns who the sender is: nothing to do once the conversation
+// has a proven guest; otherwise each event is judged again, since a
+// widget visitor may be validated later.
+func (in *Intake) identify(ctx context.Context, account, conv int64, c chatwoot.Conversation, s *chatwoot.Sender) (guests.Identity, error) {
 	var known *string
 	err := in.DB.QueryRow(ctx, "SELECT guest_id FROM conversations WHERE account_id = $1 AND id = $2", account, conv).Scan(&known)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return "", fault.Wrap(fault.Unavailable, err, "database unavailable")
+		return guests.Identity{}, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	}
 	if known != nil || s == nil {
-		return deref(known), nil
+		return guests.Identity{}, nil
 	}
 	attr, _ := s.CustomAttributes["guesty_guest_id"].(string)
-	id, err := guests.Resolve(ctx, in.DB, guests.Contact{
-		Identifier: s.Identifier, GuestyGuestID: attr, Phone: s.PhoneNumber, Email: s.Email, DefaultRegion: in.Region,
-	})
-	if err != nil {
-		return "", fault.Wrap(fault.Unavailable, err, "database unavailable")
+	claim := guests.Claim{
+		Contact: guests.Contact{
+			Identifier: s.Identifier, GuestyGuestID: attr, Phone: s.PhoneNumber, Email: s.Email, DefaultRegion: in.Region,
+		},
+		AccountID: account, ContactID: s.ID, Channel: c.Channel,
 	}
-	return id, nil
+	if ci := c.ContactInbox; ci != nil {
+		claim.SourceID, claim.HMACVerified = ci.SourceID, ci.HMACVerified
+		if ci.ContactID != 0 {
+			claim.ContactID = ci.ContactID
+		}
+	} else if c.Meta.HMACVerified != nil {
+		claim.HMACVerified = *c.Meta.HMACVerified
+	}
+	who, err := guests.Identify(ctx, in.DB, claim)
+	if err != nil {
+		return guests.Identity{}, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	}
+	if who.Claimed != "" && !who.Verified() {
+		logging.From(ctx).Info().Str("channel", c.Channel).Msg("contact claims a guest without proof: answered as a stranger until verified")
+	}
+	return who, nil
 }
 
 func deref(s *string) string {

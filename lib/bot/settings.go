@@ -30,6 +30,12 @@ var (
 		Help: "ways of asking for a person: keyword|keyword; default in lib/answer/policy.go", Used: "llm-query"})
 	SecretWords = config.Register(config.Setting{Name: "SECRET_QUESTION_WORDS", Default: answer.DefaultSecrets,
 		Help: "ways of asking for stay-only details (codes, Wi-Fi, address): keyword|keyword; default in lib/answer/policy.go", Used: "llm-query"})
+	StayWords = config.Register(config.Setting{Name: "STAY_QUESTION_WORDS", Default: answer.DefaultStay,
+		Help: "ways of asking about one's own booking; an unverified contact is asked for its confirmation code and last name first: keyword|keyword", Used: "llm-query"})
+	VerifyAttempts = config.Register(config.Setting{Name: "VERIFY_MAX_ATTEMPTS", Default: "3",
+		Help: "failed identity checks (confirmation code and last name) one conversation may make before a person takes over", Used: "llm-query"})
+	VerifyHourly = config.Register(config.Setting{Name: "VERIFY_MAX_FAILURES_PER_HOUR", Default: "20",
+		Help: "failed identity checks per hour across all conversations; beyond it every check goes to a person, so codes cannot be guessed at scale", Used: "llm-query"})
 )
 
 // Bot is the intake and the answerer of llm-query.
@@ -45,7 +51,7 @@ func FromEnv(ctx context.Context, env *fnenv.Env, region string) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	policy, err := answer.ParsePolicy(c.String(Topics), c.String(PersonWords), c.String(SecretWords))
+	policy, err := answer.ParsePolicy(c.String(Topics), c.String(PersonWords), c.String(SecretWords), c.String(StayWords))
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +79,7 @@ func FromEnv(ctx context.Context, env *fnenv.Env, region string) (*Bot, error) {
 	a := &Answerer{
 		DB: env.DB, Engine: engine, Invoker: env.Invoker, Burst: c.Duration(Burst), Modes: modes,
 		DefaultMode: c.Enum(DefaultMode, ModeAuto, ModeDraft, ModeOff), Now: env.Now, Sleep: sleep, HistoryTurns: 8,
+		Verify: VerifyLimits{PerConversation: c.Int(VerifyAttempts), PerHour: c.Int(VerifyHourly)},
 	}
 	if a.Now == nil {
 		a.Now = time.Now

@@ -217,6 +217,9 @@ type ContactInbox struct {
 	ContactID int64  `json:"contact_id"`
 	InboxID   int64  `json:"inbox_id"`
 	SourceID  string `json:"source_id"`
+	// HMACVerified: the website signed the contact's identifier (identity
+	// validation); the only proof of who a web-widget visitor is.
+	HMACVerified bool `json:"hmac_verified"`
 }
 
 // ConversationMeta holds the contact (sender) and the assignee.
@@ -224,6 +227,8 @@ type ConversationMeta struct {
 	Sender   *Sender         `json:"sender"`
 	Assignee json.RawMessage `json:"assignee"`
 	Team     json.RawMessage `json:"team"`
+	// HMACVerified repeats contact_inbox.hmac_verified (null without one).
+	HMACVerified *bool `json:"hmac_verified"`
 }
 
 // Conversation is Conversations::EventDataPresenter#push_data.

@@ -5,7 +5,6 @@ package guests
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -25,7 +24,8 @@ type Contact struct {
 	DefaultRegion string
 }
 
-// Resolve returns the Guesty guest id of contact, or "" for a stranger. The
+// Resolve returns the Guesty guest id contact claims, or "" for a stranger:
+// a claim, not a proof (Identify decides that). The
 // order goes from the strongest key (the id contact sync wrote) to the
 // weakest; a phone or email shared by several guests matches nobody.
 func Resolve(ctx context.Context, db *pgxpool.Pool, c Contact) (string, error) {
@@ -33,33 +33,21 @@ func Resolve(ctx context.Context, db *pgxpool.Pool, c Contact) (string, error) {
 		if id == "" {
 			continue
 		}
-		var found string
-		err := db.QueryRow(ctx, "SELECT id FROM guests WHERE id = $1 AND deleted_at IS NULL", id).Scan(&found)
-		if err == nil {
-			return found, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return "", fmt.Errorf("resolve guest: %w", err)
+		found, err := guestByID(ctx, db, id)
+		if err != nil || found != "" {
+			return found, err
 		}
 	}
-	keys := []struct{ col, val string }{
+	for _, k := range []struct{ col, val string }{
 		{"phone_e164", identity.Phone(c.Phone, c.DefaultRegion)},
 		{"email", identity.Email(c.Email)},
-	}
-	for _, k := range keys {
+	} {
 		if k.val == "" {
 			continue
 		}
-		rows, err := db.Query(ctx, "SELECT id FROM guests WHERE "+k.col+" = $1 AND deleted_at IS NULL LIMIT 2", k.val)
-		if err != nil {
-			return "", fmt.Errorf("resolve guest: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return "", fmt.Errorf("resolve guest: %w", err)
-		}
-		if len(ids) == 1 {
-			return ids[0], nil
+		id, err := uniqueGuest(ctx, db, k.col, k.val)
+		if err != nil || id != "" {
+			return id, err
 		}
 	}
 	return "", nil
