@@ -514,8 +514,10 @@ func batchContext(batch []*pending) (context.Context, func()) {
 // a connection lost mid-statement included, are Unavailable (the sender
 // should retry; a retry of a statement that did commit is a duplicate),
 // data the database refuses (SQLSTATE class 22: a NUL, bytes that are not
-// UTF-8, a malformed value) is Invalid (retrying the same body fails
-// again), faults from Apply keep their kind, anything else is internal.
+// UTF-8, a malformed value; a NOT NULL or CHECK violation) is Invalid
+// (retrying the same body fails again); a unique or foreign-key violation
+// stays internal (our statements are written not to cause one); faults
+// from Apply keep their kind; anything else is internal.
 func classify(err error) error {
 	var fe *fault.Error
 	if errors.As(err, &fe) {
@@ -534,6 +536,12 @@ func classify(err error) error {
 			return fault.Wrap(fault.Unavailable, err, "database unavailable")
 		case class == "22":
 			return fault.Wrap(fault.Invalid, err, "a value in the body cannot be stored (SQLSTATE "+pgErr.Code+")")
+		case pgErr.Code == "23502" || pgErr.Code == "23514":
+			// A required value missing or out of range in the body: the
+			// same body fails again. The column and constraint are schema
+			// names, never the value.
+			return fault.Wrap(fault.Invalid, err, "a value in the body is missing or out of range ("+
+				strings.TrimSpace(pgErr.ColumnName+" "+pgErr.ConstraintName)+", SQLSTATE "+pgErr.Code+")")
 		}
 		return err
 	case errors.As(err, &netErr), pgconn.SafeToRetry(err), pgconn.Timeout(err), isConnectErr(err),
