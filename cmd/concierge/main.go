@@ -7,6 +7,7 @@
 //	concierge replay         re-queue failed jobs by kind or id (make replay)
 //	concierge replay-events  apply webhook events stored unparsed, once the decoder reads them
 //	concierge reindex        rebuild the retrieval index from PostgreSQL (make reindex)
+//	concierge quarantine     list the passages held back from the index as instructions to an assistant
 //	concierge doctor         check every configured provider for real (make doctor)
 package main
 
@@ -41,10 +42,12 @@ func main() {
 		err = replayEvents(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	case "reindex":
 		err = reindex(ctx, os.LookupEnv)
+	case "quarantine":
+		err = quarantineCommand(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	case "doctor":
 		err = doctorCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q; use run, doctor, reindex, replay, replay-events, backups, restore or config-table", cmd)
+		err = fmt.Errorf("unknown command %q; use run, doctor, reindex, quarantine, replay, replay-events, backups, restore or config-table", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "concierge:", err)

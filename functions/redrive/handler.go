@@ -23,6 +23,7 @@ import (
 	"github.com/harborstays/concierge/lib/fnserver"
 	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/screen/quarantine"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
@@ -99,6 +100,11 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		// Beside the outbox: what only an operator fixes (a provider
 		// refusing a setting, deliveries no decoder reads yet).
 		if err := incidents.WritePrometheus(req.Context(), env.DB, &b); err != nil {
+			return endpoint.Error(err), nil
+		}
+		// Listing text held back from the index as instructions to an
+		// assistant: a person fixes the listing (`concierge quarantine`).
+		if err := quarantine.WritePrometheus(req.Context(), env.DB, &b); err != nil {
 			return endpoint.Error(err), nil
 		}
 		failures, err := webhook.ParseFailures(req.Context(), env.DB)

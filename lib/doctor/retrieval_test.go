@@ -93,7 +93,7 @@ func TestRetrievalRight(t *testing.T) {
 	res := report(t, retrievalEnv(base, srv.Addr), Options{})
 	want(t, res, "embeddings", OK, "model nomic-embed-text answers 8-dimension vectors", "")
 	want(t, res, "qdrant collection", OK, "collection chunks: 0 points, 8-dimension Cosine vectors", "")
-	want(t, res, "qdrant payload indexes", OK, "all 6 present", "")
+	want(t, res, "qdrant payload indexes", OK, "all 7 present", "")
 	if n := srv.Calls(qc.Collections_Create_FullMethodName); n != 1 {
 		t.Fatalf("%d collections created, want only the test's", n)
 	}

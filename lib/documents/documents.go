@@ -1,6 +1,7 @@
 // Package documents turns stored records — listings, reservations, calls and
-// the shared knowledge folder — into retrieval documents with scope keys,
-// and documents into chunks.
+// the shared knowledge folder — into retrieval documents with scope keys
+// and an audience, and documents into chunks: screened first (lib/screen),
+// so text that reads as an instruction to an assistant never becomes one.
 package documents
 
 import (
@@ -11,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/harborstays/concierge/lib/retrieval"
+	"github.com/harborstays/concierge/lib/screen"
 )
 
 // Document is one retrievable unit: a listing section, a reservation's
@@ -23,14 +25,46 @@ type Document struct {
 	Text       string
 	Owner      retrieval.Owner
 	Restricted bool
+	// TeamOnly documents are the team's internal notes: their chunks are
+	// never retrieved for a guest (retrieval.Chunk.TeamOnly).
+	TeamOnly bool
 }
 
-// Hash identifies the document's content and scope: a changed owner (a
-// call matched to a guest later) re-indexes as surely as changed text.
-func (d Document) Hash() string {
+// chunkerVersion names how documents become chunks: the splitting, the
+// audiences (call comments and tags became team-only in v2) and the
+// screening rules. It is part of every hash, so changing any of them
+// re-indexes every document on its next sync, removing chunks the new
+// rules would not write.
+const chunkerVersion = "chunks-v2+" + screen.Version
+
+// Hash identifies the document's content, scope and audience, and how it is
+// chunked: a changed owner (a call matched to a guest later) re-indexes as
+// surely as changed text.
+func (d Document) Hash() string { return d.hashWith(chunkerVersion) }
+
+func (d Document) hashWith(version string) string {
 	b, _ := json.Marshal(d)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	h := sha256.New()
+	h.Write([]byte(version))
+	h.Write([]byte{0})
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Screen returns d with its text screened: invisible characters stripped,
+// and every paragraph that reads as an instruction to an assistant held
+// back and returned instead. A title that reads as one (a listing named
+// "System: ...") is held back too and the document goes untitled. Chunk
+// only the screened document.
+func (d Document) Screen() (Document, []screen.Finding) {
+	text, found := screen.Screen(d.Text)
+	title := strings.TrimSpace(screen.Clean(d.Title))
+	if rule, ok := screen.Match(d.Title); ok {
+		found = append(found, screen.Finding{Passage: title, Rule: rule})
+		title = ""
+	}
+	d.Text, d.Title = text, title
+	return d, found
 }
 
 // Chunk sizes: a section fits one chunk usually; longer text (a transcript,
@@ -41,14 +75,18 @@ const (
 	overlapChars  = 200
 )
 
-// Chunks splits d into chunks with stable ids (document id + "#" + n).
+// Chunks splits d into chunks with stable ids (document id + "#" + n). A
+// document with no text left has none.
 func (d Document) Chunks() []retrieval.Chunk {
+	if strings.TrimSpace(d.Text) == "" {
+		return nil
+	}
 	parts := split(d.Text, maxChunkChars, overlapChars)
 	out := make([]retrieval.Chunk, len(parts))
 	for i, p := range parts {
 		out[i] = retrieval.Chunk{
 			ID: d.ID + "#" + itoa(i), DocumentID: d.ID, Kind: d.Kind, Section: d.Section,
-			Title: d.Title, Text: p, Owner: d.Owner, Restricted: d.Restricted,
+			Title: d.Title, Text: p, Owner: d.Owner, Restricted: d.Restricted, TeamOnly: d.TeamOnly,
 		}
 	}
 	return out

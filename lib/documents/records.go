@@ -269,8 +269,12 @@ func deref(s *string) string {
 	return *s
 }
 
-// Call returns the document of call id, owned by the one guest whose phone
-// matches; a call nobody can be matched to is not retrievable.
+// Call returns the documents of call id, owned by the one guest whose phone
+// matches; a call nobody can be matched to is not retrievable. What the
+// guest heard (direction, time, who answered, voicemail, Aircall's summary
+// and transcript) is one document; the team's comments and tags on the
+// call are internal notes ("Offered 1 PM if cleaning finishes") and go in a
+// second, team-only document (CallNotesID), never quoted to the guest.
 func (b *Builder) Call(ctx context.Context, id int64) ([]Document, error) {
 	var (
 		direction, missed, agent, transcript, summary, phone *string
@@ -323,32 +327,49 @@ func (b *Builder) Call(ctx context.Context, id int64) ([]Document, error) {
 	if voicemail {
 		t.WriteString("The caller left a voicemail.\n")
 	}
-	var cs []struct {
-		Content string `json:"content"`
-	}
-	_ = json.Unmarshal(comments, &cs)
-	for _, c := range cs {
-		fmt.Fprintf(&t, "Agent note: %s\n", c.Content)
-	}
-	var ts []struct {
-		Name string `json:"name"`
-	}
-	_ = json.Unmarshal(tags, &ts)
-	if len(ts) > 0 {
-		var names []string
-		for _, x := range ts {
-			names = append(names, x.Name)
-		}
-		fmt.Fprintf(&t, "Tags: %s.\n", strings.Join(names, ", "))
-	}
 	if summary != nil {
 		fmt.Fprintf(&t, "Summary: %s\n", *summary)
 	}
 	if transcript != nil {
 		fmt.Fprintf(&t, "Transcript: %s\n", *transcript)
 	}
-	return []Document{{
+	owner := retrieval.Owner{GuestID: guestIDs[0]}
+	docs := []Document{{
 		ID: fmt.Sprintf("call:%d", id), Kind: "call", Section: "call", Title: "Phone call with the support team",
-		Text: t.String(), Owner: retrieval.Owner{GuestID: guestIDs[0]},
-	}}, nil
+		Text: t.String(), Owner: owner,
+	}}
+	var n strings.Builder
+	var cs []struct {
+		Content string `json:"content"`
+	}
+	_ = json.Unmarshal(comments, &cs)
+	for _, c := range cs {
+		if c := strings.TrimSpace(c.Content); c != "" {
+			fmt.Fprintf(&n, "Agent note: %s\n", c)
+		}
+	}
+	var ts []struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(tags, &ts)
+	var names []string
+	for _, x := range ts {
+		if x := strings.TrimSpace(x.Name); x != "" {
+			names = append(names, x)
+		}
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(&n, "Tags: %s.\n", strings.Join(names, ", "))
+	}
+	if n.Len() > 0 {
+		docs = append(docs, Document{
+			ID: CallNotesID(id), Kind: "call", Section: "team_notes", Title: "Team notes on the phone call",
+			Text: n.String(), Owner: owner, TeamOnly: true,
+		})
+	}
+	return docs, nil
 }
+
+// CallNotesID is the id of the team-only document holding call id's
+// comments and tags.
+func CallNotesID(id int64) string { return fmt.Sprintf("call:%d:notes", id) }

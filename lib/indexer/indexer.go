@@ -1,7 +1,9 @@
 // Package indexer keeps the retrieval index in step with PostgreSQL: for a
 // subject (a listing, reservation, call, guest or the knowledge folder) it
 // renders the documents, indexes those whose content hash changed and
-// removes those that no longer exist.
+// removes those that no longer exist. Every document is screened before it
+// is chunked (lib/screen): what reads as an instruction to an assistant is
+// never indexed, and is listed for the team instead (lib/screen/quarantine).
 package indexer
 
 import (
@@ -16,7 +18,9 @@ import (
 
 	"github.com/harborstays/concierge/lib/documents"
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/retrieval"
+	"github.com/harborstays/concierge/lib/screen/quarantine"
 )
 
 // KnowledgeSubject syncs the shared knowledge folder.
@@ -35,12 +39,15 @@ type Result struct {
 	Indexed   int `json:"indexed"`
 	Unchanged int `json:"unchanged"`
 	Removed   int `json:"removed"`
+	// Quarantined counts the passages the indexed documents held back.
+	Quarantined int `json:"quarantined,omitempty"`
 }
 
 func (r *Result) add(o Result) {
 	r.Indexed += o.Indexed
 	r.Unchanged += o.Unchanged
 	r.Removed += o.Removed
+	r.Quarantined += o.Quarantined
 }
 
 // Sync brings subject's documents up to date. It is idempotent: a second
@@ -133,24 +140,44 @@ func (x *Indexer) reconcile(ctx context.Context, source string, docs []documents
 			continue
 		}
 		delete(known, d.ID)
-		chunks := d.Chunks()
+		screened, held := d.Screen()
+		chunks := screened.Chunks()
+		for _, f := range held {
+			// The passage itself can hold personal data: the team reads it
+			// with `concierge quarantine`, the log only says where.
+			logging.From(ctx).Warn().Str("document_id", d.ID).Str("section", d.Section).Str("rule", f.Rule).
+				Msg("passage held back from the index: it reads as an instruction to an assistant")
+		}
 		// Index first, record second: a crash in between re-indexes on the
 		// next sync instead of leaving a recorded but missing document.
 		if err := x.Index.Replace(ctx, d.ID, chunks); err != nil {
 			return res, fault.Wrap(fault.Unavailable, err, "index "+d.ID)
 		}
-		if _, err := x.DB.Exec(ctx, `INSERT INTO documents (id, source, kind, guest_id, hash, chunks) VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6)
-			ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, kind = EXCLUDED.kind, guest_id = EXCLUDED.guest_id,
-				hash = EXCLUDED.hash, chunks = EXCLUDED.chunks, indexed_at = now()`, d.ID, source, d.Kind, d.Owner.GuestID, hash, len(chunks)); err != nil {
+		err := pgx.BeginFunc(ctx, x.DB, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO documents (id, source, kind, guest_id, hash, chunks) VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6)
+				ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, kind = EXCLUDED.kind, guest_id = EXCLUDED.guest_id,
+					hash = EXCLUDED.hash, chunks = EXCLUDED.chunks, indexed_at = now()`, d.ID, source, d.Kind, d.Owner.GuestID, hash, len(chunks)); err != nil {
+				return err
+			}
+			return quarantine.Sync(ctx, tx, quarantine.Doc{ID: d.ID, Source: source, Kind: d.Kind, Section: d.Section}, held)
+		})
+		if err != nil {
 			return res, fault.Wrap(fault.Unavailable, err, "record "+d.ID)
 		}
 		res.Indexed++
+		res.Quarantined += len(held)
 	}
 	for id := range known {
 		if err := x.Index.Delete(ctx, id); err != nil {
 			return res, fault.Wrap(fault.Unavailable, err, "unindex "+id)
 		}
-		if _, err := x.DB.Exec(ctx, "DELETE FROM documents WHERE id = $1", id); err != nil {
+		err := pgx.BeginFunc(ctx, x.DB, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "DELETE FROM documents WHERE id = $1", id); err != nil {
+				return err
+			}
+			return quarantine.Forget(ctx, tx, id)
+		})
+		if err != nil {
 			return res, fault.Wrap(fault.Unavailable, err, "forget "+id)
 		}
 		res.Removed++

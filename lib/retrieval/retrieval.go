@@ -7,7 +7,9 @@
 // call documents carry the guest id), or when it is a listing chunk of one
 // of the scope's listings. An empty scope sees only global knowledge.
 // Restricted chunks (door codes, Wi-Fi passwords) are returned only when the
-// scope allows them; the answering policy decides when.
+// scope allows them; the answering policy decides when. Team-only chunks
+// (the team's internal notes on a call) are returned only to a scope marked
+// Team: a guest's answer never sees them, whatever else the scope holds.
 //
 // Two implementations: PostgreSQL full text (the embedded default) and
 // Qdrant (production), chosen by configuration. One behavioural suite
@@ -34,6 +36,11 @@ type Chunk struct {
 	// Restricted chunks hold secrets for the stay (Wi-Fi password, door
 	// code, exact address).
 	Restricted bool `json:"restricted"`
+	// TeamOnly chunks are the team's internal notes (Aircall call comments
+	// and tags): never retrieved for a guest's answer. The zero value is
+	// the guest audience, which is what every chunk written before
+	// audiences existed was.
+	TeamOnly bool `json:"team_only"`
 }
 
 // Owner holds a chunk's scope keys.
@@ -52,15 +59,24 @@ type Scope struct {
 	// Restricted allows restricted chunks of the scope's listings and
 	// reservations.
 	Restricted bool
+	// Team marks a search whose results only the team reads (a hand-off
+	// note for an agent): team-only chunks in the scope are returned too.
+	// Never set it for text a guest or a model answering a guest will see;
+	// the zero value is the guest audience.
+	Team bool
 }
 
 // Visible reports whether c may be returned for s. Both implementations
-// express this rule in their own filter language; the suite checks that
-// they agree with it.
-func (s Scope) Visible(o Owner, restricted bool) bool {
-	if restricted && !s.Restricted {
+// express this rule in their own filter language; the suite checks them
+// against a hand-written truth table (retrievaltest).
+func (s Scope) Visible(c Chunk) bool {
+	if c.Restricted && !s.Restricted {
 		return false
 	}
+	if c.TeamOnly && !s.Team {
+		return false
+	}
+	o := c.Owner
 	switch {
 	case o.Global:
 		return true

@@ -35,13 +35,13 @@ func (x *Index) Replace(ctx context.Context, docID string, chunks []retrieval.Ch
 		b := &pgx.Batch{}
 		for _, c := range chunks {
 			o := c.Owner
-			b.Queue(`INSERT INTO chunks (id, document_id, kind, section, title, body, global, guest_id, listing_id, reservation_id, restricted)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''), $11)
+			b.Queue(`INSERT INTO chunks (id, document_id, kind, section, title, body, global, guest_id, listing_id, reservation_id, restricted, team_only)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''), $11, $12)
 				ON CONFLICT (id) DO UPDATE SET document_id = EXCLUDED.document_id, kind = EXCLUDED.kind,
 					section = EXCLUDED.section, title = EXCLUDED.title, body = EXCLUDED.body, global = EXCLUDED.global,
 					guest_id = EXCLUDED.guest_id, listing_id = EXCLUDED.listing_id,
-					reservation_id = EXCLUDED.reservation_id, restricted = EXCLUDED.restricted`,
-				c.ID, docID, c.Kind, c.Section, c.Title, c.Text, o.Global, o.GuestID, o.ListingID, o.ReservationID, c.Restricted)
+					reservation_id = EXCLUDED.reservation_id, restricted = EXCLUDED.restricted, team_only = EXCLUDED.team_only`,
+				c.ID, docID, c.Kind, c.Section, c.Title, c.Text, o.Global, o.GuestID, o.ListingID, o.ReservationID, c.Restricted, c.TeamOnly)
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("replace %s: upsert chunks: %w", docID, err)
@@ -89,13 +89,14 @@ q AS (
 	) parts WHERE numnode(t) > 0
 )
 SELECT c.id, c.document_id, c.kind, c.section, c.title, c.body, c.global,
-	COALESCE(c.guest_id, ''), COALESCE(c.listing_id, ''), COALESCE(c.reservation_id, ''), c.restricted,
+	COALESCE(c.guest_id, ''), COALESCE(c.listing_id, ''), COALESCE(c.reservation_id, ''), c.restricted, c.team_only,
 	-- On a tie the guest's own home and stay beat general policy: they are
 	-- the more specific answer.
 	ts_rank_cd(c.tsv, q.q) * CASE WHEN c.global THEN 0.8 ELSE 1 END AS score
 FROM chunks c, q
 WHERE c.tsv @@ q.q
 	AND (NOT c.restricted OR $5)
+	AND (NOT c.team_only OR $7)
 	AND (c.global
 		OR (c.guest_id IS NOT NULL AND c.guest_id = $2 AND (c.reservation_id IS NULL OR c.reservation_id = ANY($4)))
 		OR (c.guest_id IS NULL AND c.listing_id = ANY($3)))
@@ -115,14 +116,14 @@ func (x *Index) Search(ctx context.Context, s retrieval.Scope, query string, lim
 	if reservations == nil {
 		reservations = []string{}
 	}
-	rows, err := x.db.Query(ctx, searchSQL, ws, s.GuestID, listings, reservations, s.Restricted, limit)
+	rows, err := x.db.Query(ctx, searchSQL, ws, s.GuestID, listings, reservations, s.Restricted, limit, s.Team)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (retrieval.Hit, error) {
 		var h retrieval.Hit
 		err := r.Scan(&h.ID, &h.DocumentID, &h.Kind, &h.Section, &h.Title, &h.Text, &h.Owner.Global,
-			&h.Owner.GuestID, &h.Owner.ListingID, &h.Owner.ReservationID, &h.Restricted, &h.Score)
+			&h.Owner.GuestID, &h.Owner.ListingID, &h.Owner.ReservationID, &h.Restricted, &h.TeamOnly, &h.Score)
 		return h, err
 	})
 }

@@ -4,9 +4,11 @@
 // and every search filtered on the scope by Qdrant itself.
 //
 // Payload of a point (names as in retrieval.Chunk's JSON): id, document_id,
-// kind, section, title, text, global, restricted, and guest_id, listing_id,
-// reservation_id when set. Empty scope keys are left out rather than stored
-// as "", so "has no guest" is Qdrant's is_empty.
+// kind, section, title, text, global, restricted, team_only, and guest_id,
+// listing_id, reservation_id when set. Empty scope keys are left out rather
+// than stored as "", so "has no guest" is Qdrant's is_empty. Points written
+// before audiences existed have no team_only: they count as the guest
+// audience, as the PostgreSQL column's default does.
 package qdrant
 
 import (
@@ -63,6 +65,7 @@ const (
 	keyListingID     = "listing_id"
 	keyReservationID = "reservation_id"
 	keyRestricted    = "restricted"
+	keyTeamOnly      = "team_only"
 )
 
 // payloadIndexes are the keys filters use, with their index type: Qdrant
@@ -78,6 +81,7 @@ var payloadIndexes = []struct {
 	{keyListingID, qc.FieldType_FieldTypeKeyword},
 	{keyReservationID, qc.FieldType_FieldTypeKeyword},
 	{keyRestricted, qc.FieldType_FieldTypeBool},
+	{keyTeamOnly, qc.FieldType_FieldTypeBool},
 }
 
 // Embedder turns texts into vectors of Dimensions() floats (0 while unknown:
@@ -380,6 +384,7 @@ func payload(c retrieval.Chunk) map[string]*qc.Value {
 		keyText:       qc.NewValueString(c.Text),
 		keyGlobal:     qc.NewValueBool(c.Owner.Global),
 		keyRestricted: qc.NewValueBool(c.Restricted),
+		keyTeamOnly:   qc.NewValueBool(c.TeamOnly),
 	}
 	for k, v := range map[string]string{keyGuestID: c.Owner.GuestID, keyListingID: c.Owner.ListingID, keyReservationID: c.Owner.ReservationID} {
 		if v != "" {
@@ -434,7 +439,7 @@ func (x *Index) Search(ctx context.Context, scope retrieval.Scope, query string,
 		// Defence in depth: the filter already applied the rule; a point
 		// that slips through (a payload written by hand, a filter bug) is
 		// dropped and reported, never returned.
-		if !scope.Visible(c.Owner, c.Restricted) {
+		if !scope.Visible(c) {
 			logging.From(ctx).Error().Str("chunk_id", c.ID).Msg("qdrant: search returned a chunk outside the scope; dropped")
 			continue
 		}
@@ -446,6 +451,7 @@ func (x *Index) Search(ctx context.Context, scope retrieval.Scope, query string,
 // scopeFilter is retrieval.Scope.Visible in Qdrant's filter language:
 //
 //	must:     restricted = false                      (unless s.Restricted)
+//	must_not: team_only = true                        (unless s.Team)
 //	should:   global = true
 //	          guest_id = s.GuestID and (reservation_id is empty
 //	                                    or reservation_id in s.ReservationIDs)
@@ -454,11 +460,17 @@ func (x *Index) Search(ctx context.Context, scope retrieval.Scope, query string,
 // A should clause that cannot match (no guest, no listings) is left out, so
 // the empty scope is "global = true" alone. Points always carry global and
 // restricted, so a point missing them matches neither "global = true" nor
-// "restricted = false": it fails closed.
+// "restricted = false": it fails closed. team_only is excluded with
+// must_not rather than required false, so a point written before audiences
+// existed (no team_only: guest content) stays visible to guests; chunkOf
+// reads such a point the same way, and anything but a boolean as team-only.
 func scopeFilter(s retrieval.Scope) *qc.Filter {
 	f := &qc.Filter{Should: []*qc.Condition{qc.NewMatchBool(keyGlobal, true)}}
 	if !s.Restricted {
 		f.Must = append(f.Must, qc.NewMatchBool(keyRestricted, false))
+	}
+	if !s.Team {
+		f.MustNot = append(f.MustNot, qc.NewMatchBool(keyTeamOnly, true))
 	}
 	if s.GuestID != "" {
 		reservation := &qc.Filter{Should: []*qc.Condition{qc.NewIsEmpty(keyReservationID)}}
@@ -508,7 +520,21 @@ func chunkOf(p map[string]*qc.Value) retrieval.Chunk {
 		},
 		// A point without the flag is treated as restricted: fail closed.
 		Restricted: p[keyRestricted] == nil || p[keyRestricted].GetBoolValue(),
+		TeamOnly:   teamOnly(p[keyTeamOnly]),
 	}
+}
+
+// teamOnly reads the team_only payload value: missing or null is a point
+// written before audiences existed (guest content), a boolean is itself,
+// anything else is not ours to guess and counts as team-only.
+func teamOnly(v *qc.Value) bool {
+	switch k := v.GetKind().(type) {
+	case nil, *qc.Value_NullValue:
+		return false
+	case *qc.Value_BoolValue:
+		return k.BoolValue
+	}
+	return true
 }
 
 func isZero(v []float32) bool {

@@ -53,21 +53,19 @@ func TestScopeFilterIsVisible(t *testing.T) {
 	idx := open(t, srv, embed.NewHashing(8))
 	ctx := t.Context()
 
-	type owned struct {
-		owner      retrieval.Owner
-		restricted bool
-	}
-	var all []owned
+	var all []retrieval.Chunk
 	var pts []*qc.PointStruct
 	for _, global := range []bool{false, true} {
 		for _, guest := range []string{"", "g1", "g2"} {
 			for _, listing := range []string{"", "l1", "l2"} {
 				for _, res := range []string{"", "r1", "r2"} {
 					for _, restricted := range []bool{false, true} {
-						o := retrieval.Owner{Global: global, GuestID: guest, ListingID: listing, ReservationID: res}
-						c := retrieval.Chunk{ID: fmt.Sprintf("d#%d", len(all)), DocumentID: "d", Owner: o, Restricted: restricted}
-						all = append(all, owned{o, restricted})
-						pts = append(pts, &qc.PointStruct{Id: qc.NewIDNum(uint64(len(all) - 1)), Vectors: qc.NewVectorsDense([]float32{1, 0, 0, 0, 0, 0, 0, 0}), Payload: payload(c)})
+						for _, team := range []bool{false, true} {
+							o := retrieval.Owner{Global: global, GuestID: guest, ListingID: listing, ReservationID: res}
+							c := retrieval.Chunk{ID: fmt.Sprintf("d#%d", len(all)), DocumentID: "d", Owner: o, Restricted: restricted, TeamOnly: team}
+							all = append(all, c)
+							pts = append(pts, &qc.PointStruct{Id: qc.NewIDNum(uint64(len(all) - 1)), Vectors: qc.NewVectorsDense([]float32{1, 0, 0, 0, 0, 0, 0, 0}), Payload: payload(c)})
+						}
 					}
 				}
 			}
@@ -84,21 +82,23 @@ func TestScopeFilterIsVisible(t *testing.T) {
 		for _, listings := range subsets("l1", "l2") {
 			for _, reservations := range subsets("r1", "r2") {
 				for _, restricted := range []bool{false, true} {
-					scope := retrieval.Scope{GuestID: guest, ListingIDs: listings, ReservationIDs: reservations, Restricted: restricted}
-					got, err := idx.client.Scroll(ctx, &qc.ScrollPoints{CollectionName: idx.collection, Filter: scopeFilter(scope), Limit: qc.PtrOf(uint32(len(all) + 1))})
-					if err != nil {
-						t.Fatal(err)
-					}
-					seen := map[uint64]bool{}
-					for _, p := range got {
-						seen[p.GetId().GetNum()] = true
-					}
-					for i, o := range all {
-						if want := scope.Visible(o.owner, o.restricted); seen[uint64(i)] != want {
-							t.Errorf("scope %+v, owner %+v restricted=%v: filter says %v, Visible says %v", scope, o.owner, o.restricted, seen[uint64(i)], want)
+					for _, team := range []bool{false, true} {
+						scope := retrieval.Scope{GuestID: guest, ListingIDs: listings, ReservationIDs: reservations, Restricted: restricted, Team: team}
+						got, err := idx.client.Scroll(ctx, &qc.ScrollPoints{CollectionName: idx.collection, Filter: scopeFilter(scope), Limit: qc.PtrOf(uint32(len(all) + 1))})
+						if err != nil {
+							t.Fatal(err)
 						}
+						seen := map[uint64]bool{}
+						for _, p := range got {
+							seen[p.GetId().GetNum()] = true
+						}
+						for i, c := range all {
+							if want := scope.Visible(c); seen[uint64(i)] != want {
+								t.Errorf("scope %+v, owner %+v restricted=%v team_only=%v: filter says %v, Visible says %v", scope, c.Owner, c.Restricted, c.TeamOnly, seen[uint64(i)], want)
+							}
+						}
+						n++
 					}
-					n++
 				}
 			}
 		}
@@ -107,8 +107,9 @@ func TestScopeFilterIsVisible(t *testing.T) {
 }
 
 func TestEmptyScopeFilterIsGlobalOnly(t *testing.T) {
+	// global = true, restricted = false, not team_only = true.
 	f := scopeFilter(retrieval.Scope{})
-	if len(f.GetShould()) != 1 || len(f.GetMust()) != 1 || len(f.GetMustNot()) != 0 {
+	if len(f.GetShould()) != 1 || len(f.GetMust()) != 1 || len(f.GetMustNot()) != 1 {
 		t.Errorf("empty scope filter: %v", f)
 	}
 }
@@ -432,6 +433,47 @@ func TestMissingFlagFailsClosed(t *testing.T) {
 	hits, err = idx.Search(ctx, retrieval.Scope{Restricted: true}, "wifi password", 5)
 	if err != nil || len(hits) != 1 || !hits[0].Restricted {
 		t.Errorf("restricted scope: want the point, marked restricted: %v %v", hits, err)
+	}
+}
+
+// TestTeamOnlyPayload: a point written before audiences existed (no
+// team_only) is the guest content it always was, as the PostgreSQL column's
+// default says; one whose team_only is not a boolean is not ours to guess
+// and stays away from guests even though the filter lets it through.
+func TestTeamOnlyPayload(t *testing.T) {
+	srv := qdranttest.StartServer(t)
+	idx := open(t, srv, embed.NewHashing(0))
+	ctx := t.Context()
+	put := func(doc string, text string, teamOnly *qc.Value) {
+		t.Helper()
+		p := payload(retrieval.Chunk{ID: doc + "#0", DocumentID: doc, Text: text, Owner: retrieval.Owner{GuestID: "g1"}})
+		delete(p, keyTeamOnly)
+		if teamOnly != nil {
+			p[keyTeamOnly] = teamOnly
+		}
+		vec := embed.NewHashing(0).Vector(text)
+		if _, err := idx.client.Upsert(ctx, &qc.UpsertPoints{CollectionName: idx.collection, Wait: qc.PtrOf(true), Points: []*qc.PointStruct{{Id: qc.NewID(PointID(doc, doc+"#0")), Vectors: qc.NewVectorsDense(vec), Payload: p}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("legacy", "parking behind the bakery", nil)
+	put("odd", "parking behind the bakery odd", qc.NewValueString("yes"))
+	put("notes", "parking behind the bakery notes", qc.NewValueBool(true))
+
+	guest := retrieval.Scope{GuestID: "g1"}
+	hits, err := idx.Search(ctx, guest, "parking behind the bakery", 5)
+	if err != nil || len(hits) != 1 || hits[0].DocumentID != "legacy" || hits[0].TeamOnly {
+		t.Errorf("guest: want the legacy point alone, as guest content: %+v %v", hits, err)
+	}
+	team := retrieval.Scope{GuestID: "g1", Team: true}
+	hits, err = idx.Search(ctx, team, "parking behind the bakery", 5)
+	if err != nil || len(hits) != 3 {
+		t.Fatalf("team: want all three: %+v %v", hits, err)
+	}
+	for _, h := range hits {
+		if h.TeamOnly != (h.DocumentID != "legacy") {
+			t.Errorf("team: %s read as team_only=%v", h.DocumentID, h.TeamOnly)
+		}
 	}
 }
 

@@ -78,6 +78,11 @@ func TestFilters(t *testing.T) {
 		{"is_null: only null", &qc.Filter{Must: []*qc.Condition{qc.NewIsNull("opt")}}, []string{"3"}},
 		{"has_id, any UUID spelling", &qc.Filter{Must: []*qc.Condition{qc.NewHasID(qc.NewIDNum(2), qc.NewID("6f1c3b0e000040008000000000000004"))}}, []string{"2", "6f1c"}},
 		{"must_not", &qc.Filter{MustNot: []*qc.Condition{qc.NewMatchBool("ok", true)}}, []string{"2", "6f1c"}},
+		// Qdrant: a point without the key matches no match condition, so
+		// must_not keeps it and must drops it (how team_only treats
+		// points written before it existed).
+		{"must_not keeps a point missing the key", &qc.Filter{MustNot: []*qc.Condition{qc.NewMatchBool("ok", false)}}, []string{"1", "3", "6f1c"}},
+		{"must drops a point missing the key", &qc.Filter{Must: []*qc.Condition{qc.NewMatchBool("ok", true)}}, []string{"1", "3"}},
 		{"should is or", &qc.Filter{Should: []*qc.Condition{qc.NewMatchKeyword("tag", "c"), qc.NewMatchInt("n", 1)}}, []string{"1", "3"}},
 		{"must and should", &qc.Filter{Must: []*qc.Condition{qc.NewMatchBool("ok", true)}, Should: []*qc.Condition{qc.NewMatchInt("n", 2), qc.NewMatchInt("n", 3)}}, []string{"3"}},
 		{"nested filter", &qc.Filter{Should: []*qc.Condition{

@@ -30,6 +30,9 @@ const (
 	docResBOld   = "reservation:" + resBOld
 	docCallA     = "call:call-a1"
 	docCallB     = "call:call-b1"
+	docNotesA    = "call:call-a1:notes"
+	docNotesB    = "call:call-b1:notes"
+	docPlaybook  = "knowledge:team-playbook"
 	docPolicies  = "knowledge:policies"
 	docLounge    = "knowledge:office-lounge"
 	docOrphan    = "knowledge:draft"
@@ -40,6 +43,14 @@ const (
 type part struct {
 	section, title, text string
 	restricted           bool
+}
+
+// teamOnly marks every chunk of a document as the team's: internal notes.
+func teamOnly(chunks []retrieval.Chunk) []retrieval.Chunk {
+	for i := range chunks {
+		chunks[i].TeamOnly = true
+	}
+	return chunks
 }
 
 // doc numbers parts into the chunks of one document.
@@ -105,12 +116,24 @@ func corpus() map[string][]retrieval.Chunk {
 		docCallB: doc(docCallB, "call", retrieval.Owner{GuestID: guestB},
 			part{"summary", "Call with Tomasz Nowak", "Phone call from Tomasz Nowak: wants to know where to park near Harbor Loft and whether the public car park is open at night. He also said the wifi was slow and asked what time check-in starts.", false},
 		),
+		// The team's own notes on those calls: in the guest's scope, for
+		// the team's eyes only.
+		docNotesA: teamOnly(doc(docNotesA, "call", retrieval.Owner{GuestID: guestA},
+			part{"notes", "Team notes on the call", "Agent note: offered Maya a noon checkout only if housekeeping finishes the turnover early; owner wants a deposit hold. Tags: VIP, upsell.", false},
+		)),
+		docNotesB: teamOnly(doc(docNotesB, "call", retrieval.Owner{GuestID: guestB},
+			part{"notes", "Team notes on the call", "Agent note: Tomasz sounded annoyed about the slow router; consider a goodwill voucher. Tags: complaint risk.", false},
+		)),
 		docPolicies: doc(docPolicies, "knowledge", retrieval.Owner{Global: true},
 			part{"late_checkout", "Late check-out", "Late check-out: when the next guests allow it, check-out can move to noon for free; ask at least one day before. Later than noon costs half a night.", false},
 			part{"pets", "Pets", "Pets: dogs are welcome only in listings marked pet-friendly, for a cleaning fee of 30 euros per stay. Assistance animals are always welcome.", false},
 			part{"cancellation", "Cancellation", "Cancellation: free cancellation up to 14 days before arrival; after that, 50 percent of the booking is refunded unless the nights are rebooked.", false},
 			part{"emergencies", "Emergencies", "Emergencies: for fire, police or an ambulance call 112. For urgent problems at a property, such as no heating, a leak or guests locked out, call the 24-hour host line in your booking confirmation.", false},
 		),
+		// Global, but for the team only.
+		docPlaybook: teamOnly(doc(docPlaybook, "knowledge", retrieval.Owner{Global: true},
+			part{"refunds", "Team playbook: refunds", "Playbook for agents: refunds above 200 euros need the owner's sign-off; never promise one on the phone.", false},
+		)),
 		docLounge: doc(docLounge, "knowledge", retrieval.Owner{Global: true},
 			part{"lounge", "Guest lounge", "Guest lounge at the Port Alder office: the door code is 2468; guests can store luggage there from 8 am to 10 pm.", true},
 		),
@@ -139,6 +162,10 @@ func scopes() map[string]retrieval.Scope {
 		out[name] = s
 		s.Restricted = true
 		out[name+" restricted"] = s
+		// The team's view (a hand-off note); the truth table covers the
+		// team without the window.
+		s.Team = true
+		out[name+" restricted team"] = s
 	}
 	return out
 }
@@ -151,4 +178,5 @@ var extraQueries = []string{
 	"marina", "Harbor Loft", "Seaview Cottage", "cancellation", "emergency", "late check-out",
 	"7395", "4821", "2468", "gulls-and-tides-42", "marina-lights-7", "guests",
 	"Can I bring my dog?", "Is there a dishwasher?", "¿Dónde puedo aparcar?", "welcome basket",
+	"agent note", "noon checkout", "deposit", "voucher", "refund", "playbook", "tags",
 }

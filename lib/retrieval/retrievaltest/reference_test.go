@@ -54,7 +54,7 @@ func (m *memIndex) Search(ctx context.Context, scope retrieval.Scope, query stri
 	var hits []retrieval.Hit
 	for _, cs := range m.chunks {
 		for _, s := range cs {
-			if !scope.Visible(s.c.Owner, s.c.Restricted) {
+			if !scope.Visible(s.c) {
 				continue
 			}
 			var dot float64

@@ -1,12 +1,15 @@
 // Package retrievaltest is the one behavioural suite that every
-// retrieval.Index implementation runs: scope isolation checked against
-// retrieval.Scope.Visible, restricted chunks, Replace and Delete semantics,
+// retrieval.Index implementation runs: a hand-written truth table of who
+// sees what (truth.go), scope isolation checked against
+// retrieval.Scope.Visible with positive checks that the owner does find its
+// chunks, restricted and team-only chunks, Replace and Delete semantics,
 // limits, and the best section first for obvious questions.
 //
 // It depends only on the retrieval.Index interface and compares ranks and
 // membership, never score values, so lexical and vector indexes both pass.
 // The corpus is hand-written: two listings, two guests with current and past
-// reservations and calls, global knowledge, a chunk with no scope keys.
+// reservations and calls, the team's notes on those calls, global knowledge
+// (one document for the team only), a chunk with no scope keys.
 // Texts contain the words of the questions asked (or their stems), so a
 // full-text index can answer them as well as a vector index.
 package retrievaltest
@@ -32,11 +35,13 @@ func Run(t *testing.T, open func(t *testing.T) retrieval.Index) {
 		name string
 		fn   func(t *testing.T, s *session)
 	}{
+		{"TruthTable", testTruthTable},
 		{"RoundTrip", testRoundTrip},
 		{"ScopeIsolation", testScopeIsolation},
 		{"OwnChunksFound", testOwnChunksFound},
 		{"EmptyScopeSeesOnlyGlobal", testEmptyScope},
 		{"RestrictedOnlyWhenAllowed", testRestricted},
+		{"TeamOnlyNeverForGuests", testTeamOnly},
 		{"BestSectionFirst", testBestSectionFirst},
 		{"LimitHonoured", testLimit},
 		{"ReplaceReplaces", testReplaceReplaces},
@@ -105,7 +110,7 @@ func (s *session) visible(scope retrieval.Scope) []retrieval.Chunk {
 	var out []retrieval.Chunk
 	for _, id := range slices.Sorted(maps.Keys(s.docs)) {
 		for _, c := range s.docs[id] {
-			if scope.Visible(c.Owner, c.Restricted) {
+			if scope.Visible(c) {
 				out = append(out, c)
 			}
 		}
@@ -136,8 +141,8 @@ func (s *session) check(scope retrieval.Scope, query string, limit int, hits []r
 			s.t.Errorf("%s: hit %d is %s, which the index should not hold (replaced, deleted or never written)", where, i, h.ID)
 			continue
 		}
-		if !scope.Visible(want.Owner, want.Restricted) {
-			s.t.Errorf("%s: hit %d is %s owned by %+v restricted=%v: not visible in this scope", where, i, h.ID, want.Owner, want.Restricted)
+		if !scope.Visible(want) {
+			s.t.Errorf("%s: hit %d is %s owned by %+v restricted=%v team_only=%v: not visible in this scope", where, i, h.ID, want.Owner, want.Restricted, want.TeamOnly)
 		}
 		if h.Chunk != want {
 			s.t.Errorf("%s: hit %d does not round-trip:\n got %+v\nwant %+v", where, i, h.Chunk, want)
@@ -164,12 +169,13 @@ func ids(hits []retrieval.Hit) []string {
 }
 
 func fmtScope(s retrieval.Scope) string {
-	return fmt.Sprintf("{guest=%q listings=%q reservations=%q restricted=%v}", s.GuestID, s.ListingIDs, s.ReservationIDs, s.Restricted)
+	return fmt.Sprintf("{guest=%q listings=%q reservations=%q restricted=%v team=%v}", s.GuestID, s.ListingIDs, s.ReservationIDs, s.Restricted, s.Team)
 }
 
 var (
 	scopeA  = retrieval.Scope{GuestID: guestA, ListingIDs: []string{listingA}, ReservationIDs: []string{resA}}
 	scopeAR = retrieval.Scope{GuestID: guestA, ListingIDs: []string{listingA}, ReservationIDs: []string{resA}, Restricted: true}
+	scopeBR = retrieval.Scope{GuestID: guestB, ListingIDs: []string{listingB}, ReservationIDs: []string{resB}, Restricted: true}
 )
 
 // queries is every chunk's text and title plus the extra questions.
@@ -204,14 +210,59 @@ func testScopeIsolation(t *testing.T, s *session) {
 			s.search(scs[name], q, 10)
 		}
 	}
-	// Guest A asking with guest B's exact words gets none of B's data.
-	for _, id := range []string{docResB, docResBOld, docCallB, docListingB} {
-		for _, c := range s.docs[id] {
+	// Guest A asking with guest B's exact words gets none of B's data,
+	// while B, asking the same words, does find them: an index that
+	// returns nothing cannot pass.
+	scopeBOld := retrieval.Scope{GuestID: guestB, ListingIDs: []string{listingA}, ReservationIDs: []string{resBOld}, Restricted: true}
+	scopeBTeam := scopeBR
+	scopeBTeam.Team = true
+	for _, o := range []struct {
+		id    string
+		owner retrieval.Scope
+	}{{docResB, scopeBR}, {docResBOld, scopeBOld}, {docCallB, scopeBR}, {docListingB, scopeBR}, {docNotesB, scopeBTeam}} {
+		for _, c := range s.docs[o.id] {
 			for _, h := range s.search(scopeAR, c.Text, 10) {
 				if h.Owner.GuestID == guestB || h.Owner.ListingID == listingB {
 					t.Errorf("guest A asking %q got %s of guest B", c.Text, h.ID)
 				}
 			}
+			if !slices.Contains(ids(s.search(o.owner, c.Text, 10)), c.ID) {
+				t.Errorf("guest B asking its own words %q did not find %s", c.Text, c.ID)
+			}
+		}
+	}
+}
+
+// testTeamOnly: the team's notes never reach a guest's answer, whatever is
+// asked and whatever the scope holds besides; the team finds them.
+func testTeamOnly(t *testing.T, s *session) {
+	notes := append(append(slices.Clone(s.docs[docNotesA]), s.docs[docNotesB]...), s.docs[docPlaybook]...)
+	guestScopes := []retrieval.Scope{scopeA, scopeAR, scopeBR, {Restricted: true},
+		{GuestID: guestA, ListingIDs: []string{listingA, listingB}, ReservationIDs: []string{resA, resAOld, resB, resBOld}, Restricted: true}}
+	for _, scope := range guestScopes {
+		for _, c := range notes {
+			for _, q := range []string{c.Text, c.Title, "agent note", "tags", "refund playbook", "noon checkout deposit", "goodwill voucher"} {
+				for _, h := range s.search(scope, q, 20) {
+					if h.TeamOnly || h.DocumentID == docNotesA || h.DocumentID == docNotesB || h.DocumentID == docPlaybook {
+						t.Errorf("guest scope %s asking %q got the team's %s", fmtScope(scope), q, h.ID)
+					}
+				}
+			}
+		}
+	}
+	teamA := scopeAR
+	teamA.Team = true
+	for _, c := range append(slices.Clone(s.docs[docNotesA]), s.docs[docPlaybook]...) {
+		hits := s.search(teamA, c.Text, 5)
+		if len(hits) == 0 || hits[0].ID != c.ID || !hits[0].TeamOnly {
+			t.Errorf("team on guest A's conversation, own text of %s: got %v", c.ID, ids(hits))
+		}
+	}
+	// The team reading guest A's conversation still sees only guest A's
+	// notes: Team widens the audience, not the scope.
+	for _, h := range s.search(teamA, s.docs[docNotesB][0].Text, 20) {
+		if h.DocumentID == docNotesB {
+			t.Errorf("team on guest A's conversation got guest B's notes %s", h.ID)
 		}
 	}
 }
