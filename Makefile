@@ -9,7 +9,7 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: restore replay reindex doctor all run test unit fuzz-short fuzz bench lint build deps clean shrinkwrap infra
+.PHONY: restore replay reindex doctor import-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
 
 all: build
 
@@ -61,6 +61,14 @@ reindex:
 doctor:
 	$(GO) run ./cmd/concierge doctor $(if $(STACK),--stack '$(STACK)') $(if $(JSON),--json)
 
+## import-guesty: import the Guesty account through the Open API (active listings, reservations
+## checking out from 30 days ago to a year ahead, their guests); resumable; DRY_RUN=1 prints what
+## would change, RESTART=1 starts over; GUESTY_CLIENT_ID, GUESTY_CLIENT_SECRET, DATABASE_URL
+## (else the local runner's cluster), GATEWAY_URL for the follow-up jobs
+import-guesty:
+	GATEWAY_URL=$${GATEWAY_URL:-http://127.0.0.1:$(PORT)} $(GO) run ./cmd/concierge guesty-import \
+	  $(if $(DRY_RUN),--dry-run) $(if $(RESTART),--restart)
+
 ## replay: re-queue failed jobs and invoke them: make replay KIND=vectorize | ID=<uuid>[,<uuid>] | ALL=1
 ## (DRY_RUN=1 shows what would change); DATABASE_URL, or the local runner's cluster
 replay:
@@ -68,16 +76,35 @@ replay:
 	GATEWAY_URL=$${GATEWAY_URL:-http://127.0.0.1:$(PORT)} $(GO) run ./cmd/concierge replay \
 	  $(if $(KIND),--kind '$(KIND)') $(if $(ID),--id '$(ID)') $(if $(ALL),--all-failed) $(if $(DRY_RUN),--dry-run)
 
-## restore: list the backups (BACKUP_DIR or the R2 bucket), or restore one into a new
-## database: make restore BACKUP=latest|<key> INTO=<database>; DATABASE_URL, or the
-## local runner's cluster (see lib/backup/README.md)
+## restore: list the backups (BACKUP_DIR or the R2 bucket) and the last proven restore
+## of each database and of the attachments, or restore one into a new database:
+## make restore BACKUP=latest|<key> INTO=<database> [DB=chatwoot]; OUT=<file> writes it
+## out instead (DB=_globals: the roles); ATTACHMENTS=1 [BUCKET=<name>] puts the
+## attachments back. DATABASE_URL, or the local runner's cluster (docs/recovery.md)
 restore:
-	@test -z "$(BACKUP)" -o -n "$(INTO)" || { echo "make restore BACKUP=latest|<key> INTO=<new database>"; exit 2; }
-	$(GO) run ./cmd/concierge $(if $(BACKUP),restore -backup '$(BACKUP)' -into '$(INTO)',backups)
+	@test -z "$(BACKUP)" -o -n "$(INTO)$(OUT)" || { echo "make restore BACKUP=latest|<key> INTO=<new database> [DB=<database>] (or OUT=<file>)"; exit 2; }
+	$(GO) run ./cmd/concierge $(if $(ATTACHMENTS),restore -attachments $(if $(BUCKET),-bucket '$(BUCKET)'),$(if $(BACKUP),restore -backup '$(BACKUP)' $(if $(INTO),-into '$(INTO)') $(if $(OUT),-out '$(OUT)') $(if $(DB),-db '$(DB)'),backups))
+
+## eval: the answering evaluation: the multilingual golden set (lib/answer/testdata/eval) against the
+## real engine over a PostgreSQL index of the fixtures and knowledge/, offline and with a scripted
+## model; prints the table (facts correct, hand-offs correct, leaks, wrong-language replies) and
+## fails under its thresholds. `make test` runs it too; add ARGS=-eval.show to see every reply.
+eval: deps
+	$(GO) test -count=1 -run '^TestEval$$' -v ./lib/answer $(if $(ARGS),-args $(ARGS))
 
 ## bench: throughput and latency figures beside their baselines
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./bench/... ./cmd/concierge
+
+## mutate: mutation testing (gremlins v0.6.0) of the packages that guard guests and data, one
+## package at a time with one worker; prints each package's score and fails below its minimum
+## (.ci/mutate/packages.txt; equivalent mutants with their reasons in .ci/mutate/equivalent.txt).
+## PKG=lib/jobs[,lib/guests] runs some. Over an hour on two cores: nightly
+## (.github/workflows/nightly.yml), not part of `make test`. Scores in $(BIN)/mutate/score.json.
+mutate: deps
+	@mkdir -p $(BIN)
+	cd .ci/tools/gremlins && $(GO) build -o $(CURDIR)/$(BIN)/gremlins github.com/go-gremlins/gremlins/cmd/gremlins
+	cd .ci/tools/mutate && $(GO) run . -root $(CURDIR) -gremlins $(BIN)/gremlins -out $(BIN)/mutate $(if $(PKG),-only '$(PKG)')
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

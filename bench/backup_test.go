@@ -213,7 +213,8 @@ func runBackupFunction(b *testing.B, bin, dbURL string, env map[string]string) b
 	for k, v := range backupStackEnv(b) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Env = append(cmd.Env, "DATABASE_URL="+dbURL, "SECRETS_DIR="+b.TempDir(), "LOG_LEVEL=warn",
+	// BACKUP_DATABASES empty: this run's database only, not stack.yml's list.
+	cmd.Env = append(cmd.Env, "DATABASE_URL="+dbURL, "SECRETS_DIR="+b.TempDir(), "LOG_LEVEL=warn", "BACKUP_DATABASES=",
 		"http_upstream_port="+strconv.Itoa(port))
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -27,9 +27,12 @@ import (
 	"github.com/harborstays/concierge/lib/voice"
 )
 
+// benchKey signs the job invocations the benchmarks send, as jobs.Invoke does.
+var benchKey = jobs.RandomKey()
+
 // serveFunction builds a function on d with the local engines and serves it.
 func serveFunction(b *testing.B, d *dbtest.DB, name string, ctor fnenv.Constructor) string {
-	vars := map[string]string{"SECRETS_DIR": b.TempDir(), "LOG_LEVEL": "info"}
+	vars := map[string]string{"SECRETS_DIR": b.TempDir(), "LOG_LEVEL": "info", "JOB_SIGNING_KEY": benchKey}
 	h, e, err := fnenv.Build(context.Background(), fnenv.Options{
 		Name: name, Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
 		LogOutput: io.Discard, DB: d.Pool, Invoker: discard{},
@@ -45,7 +48,17 @@ func serveFunction(b *testing.B, d *dbtest.DB, name string, ctor fnenv.Construct
 // runJob posts a job message to a function and wants 200 with want in it.
 func runJob(url string, job jobs.Job, want string) error {
 	body, _ := json.Marshal(jobs.Message{JobID: job.ID, Kind: job.Kind, Subject: job.Subject})
-	res, err := http.Post(url, "application/json", bytes.NewReader(body))
+	keys, err := jobs.NewKeys(benchKey)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	keys.Sign(req.Header, job.Function, body)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -174,8 +187,9 @@ func compare(b *testing.B, n int, metric, what, baseline string, viaFunction, ba
 		cli, fn = cli/time.Duration(n), fn/time.Duration(n)
 		b.ReportMetric(float64(fn.Milliseconds()), metric+"-function-ms")
 		b.ReportMetric(float64(cli.Milliseconds()), metric+"-bare-cli-ms")
-		b.Logf("%s %v (%s %v, overhead %+.1f%%)", what, fn.Round(time.Millisecond), baseline,
-			cli.Round(time.Millisecond), 100*(float64(fn)/float64(cli)-1))
+		fmt.Printf("\n%s, mean of %d interleaved runs\n", what, n)
+		fmt.Printf("%-44s %9s %9s %9s\n", "", "function", "bare CLI", "overhead")
+		printOverhead(metric+" function", what, baseline, fn, cli)
 	}
 }
 

@@ -16,21 +16,36 @@ locals {
         name   = "postgres"
         device = hcloud_volume.postgres.linux_device
         path   = "/srv/postgres"
+        luks   = var.volume_encryption
       }] : []
     }
   }
 
+  # The first worker holds SeaweedFS; the last one the PostgreSQL standby
+  # (the same worker when there is only one).
   worker_hosts = {
     for i, s in hcloud_server.worker : s.name => {
-      ipv4              = s.ipv4_address
-      ipv6              = s.ipv6_address
-      private_ipv4      = hcloud_server_network.worker[i].ip
-      swarm_node_labels = i == 0 ? { seaweedfs = "true" } : {}
-      data_volumes = i == 0 ? [{
-        name   = "seaweedfs"
-        device = hcloud_volume.seaweedfs.linux_device
-        path   = "/srv/seaweedfs"
-      }] : []
+      ipv4         = s.ipv4_address
+      ipv6         = s.ipv6_address
+      private_ipv4 = hcloud_server_network.worker[i].ip
+      swarm_node_labels = merge(
+        i == 0 ? { seaweedfs = "true" } : {},
+        var.postgres_standby && i == local.standby_worker_index ? { postgres_standby = "true" } : {},
+      )
+      data_volumes = concat(
+        i == 0 ? [{
+          name   = "seaweedfs"
+          device = hcloud_volume.seaweedfs.linux_device
+          path   = "/srv/seaweedfs"
+          luks   = var.volume_encryption
+        }] : [],
+        var.postgres_standby && i == local.standby_worker_index ? [{
+          name   = "postgres-standby"
+          device = hcloud_volume.postgres_standby[0].linux_device
+          path   = "/srv/postgres"
+          luks   = var.volume_encryption
+        }] : [],
+      )
     }
   }
 }

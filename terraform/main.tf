@@ -1,5 +1,6 @@
 # Hetzner Cloud: one private network, one firewall, one spread placement group,
-# managers and workers, and two data volumes. Ansible (../ansible) takes over from
+# managers and workers, and the data volumes (PostgreSQL with Redis, SeaweedFS,
+# optionally the PostgreSQL standby). Ansible (../ansible) takes over from
 # the inventory written in inventory.tf.
 
 locals {
@@ -206,17 +207,33 @@ resource "hcloud_server_network" "worker" {
 }
 
 # ---------------------------------------------------------------------------
-# Volumes: formatted here, mounted by Ansible (role `base`) by device id so the
-# mount point does not depend on Hetzner's automount naming.
+# Volumes: mounted by Ansible (role base) by device id so the mount point does
+# not depend on Hetzner's automount naming. Without encryption Hetzner formats
+# them (ext4); with volume_encryption they are created blank and Ansible puts
+# LUKS under the filesystem. `format` only matters at creation: changing
+# volume_encryption later never touches an existing volume (ignore_changes),
+# and Ansible refuses to encrypt one that already holds a filesystem.
 # ---------------------------------------------------------------------------
+
+locals {
+  volume_format = var.volume_encryption ? null : "ext4"
+
+  # The standby goes on the last worker: another host of the spread placement
+  # group than the primary (first manager).
+  standby_worker_index = var.worker_count - 1
+}
 
 resource "hcloud_volume" "postgres" {
   name              = "${var.project_name}-postgres"
   size              = var.postgres_volume_size
   location          = var.location
-  format            = "ext4"
+  format            = local.volume_format
   delete_protection = var.delete_protection
   labels            = merge(local.labels, { purpose = "postgres" })
+
+  lifecycle {
+    ignore_changes = [format]
+  }
 }
 
 resource "hcloud_volume_attachment" "postgres" {
@@ -229,13 +246,46 @@ resource "hcloud_volume" "seaweedfs" {
   name              = "${var.project_name}-seaweedfs"
   size              = var.seaweedfs_volume_size
   location          = var.location
-  format            = "ext4"
+  format            = local.volume_format
   delete_protection = var.delete_protection
   labels            = merge(local.labels, { purpose = "seaweedfs" })
+
+  lifecycle {
+    ignore_changes = [format]
+  }
 }
 
 resource "hcloud_volume_attachment" "seaweedfs" {
   volume_id = hcloud_volume.seaweedfs.id
   server_id = hcloud_server.worker[0].id
+  automount = false
+}
+
+# PostgreSQL streaming replica (docs/failover.md).
+resource "hcloud_volume" "postgres_standby" {
+  count = var.postgres_standby ? 1 : 0
+
+  name              = "${var.project_name}-postgres-standby"
+  size              = var.postgres_standby_volume_size
+  location          = var.location
+  format            = local.volume_format
+  delete_protection = var.delete_protection
+  labels            = merge(local.labels, { purpose = "postgres-standby" })
+
+  lifecycle {
+    ignore_changes = [format]
+
+    precondition {
+      condition     = var.postgres_standby_volume_size >= var.postgres_volume_size
+      error_message = "postgres_standby_volume_size must be at least postgres_volume_size: the standby holds a full copy."
+    }
+  }
+}
+
+resource "hcloud_volume_attachment" "postgres_standby" {
+  count = var.postgres_standby ? 1 : 0
+
+  volume_id = hcloud_volume.postgres_standby[0].id
+  server_id = hcloud_server.worker[local.standby_worker_index].id
   automount = false
 }

@@ -28,10 +28,13 @@ output "public_hostnames" {
 
 output "volume_devices" {
   description = "Linux device path of each data volume on the server it is attached to."
-  value = {
-    postgres  = hcloud_volume.postgres.linux_device
-    seaweedfs = hcloud_volume.seaweedfs.linux_device
-  }
+  value = merge(
+    {
+      postgres  = hcloud_volume.postgres.linux_device
+      seaweedfs = hcloud_volume.seaweedfs.linux_device
+    },
+    { for v in hcloud_volume.postgres_standby : "postgres-standby" => v.linux_device },
+  )
 }
 
 output "r2_bucket" {

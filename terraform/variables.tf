@@ -172,6 +172,29 @@ variable "postgres_volume_size" {
   }
 }
 
+variable "volume_encryption" {
+  description = "Encrypt the data volumes (PostgreSQL, SeaweedFS, Redis, the standby) with LUKS. Volumes are then created blank and Ansible (role base) runs cryptsetup luksFormat with a key from the vault (vault_luks_keys), writes /etc/crypttab and the filesystem. Existing ext4 volumes are never reformatted: docs/deploy.md (Encrypted volumes) describes how to migrate one."
+  type        = bool
+  default     = false
+}
+
+variable "postgres_standby" {
+  description = "Run a PostgreSQL streaming replica on the last worker, on its own volume (node label postgres_standby). Ansible's postgres_standby_enabled must agree; see docs/failover.md."
+  type        = bool
+  default     = false
+}
+
+variable "postgres_standby_volume_size" {
+  description = "Size in GB of the hcloud volume for the PostgreSQL standby (mounted at /srv/postgres on the last worker); at least postgres_volume_size."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.postgres_standby_volume_size >= 10 && var.postgres_standby_volume_size <= 10240
+    error_message = "postgres_standby_volume_size must be between 10 and 10240 GB."
+  }
+}
+
 variable "seaweedfs_volume_size" {
   description = "Size in GB of the hcloud volume for SeaweedFS (Chatwoot attachments), attached to the first worker and mounted at /srv/seaweedfs."
   type        = number
@@ -208,13 +231,13 @@ variable "cloudflare_account_id" {
 }
 
 variable "dns_names" {
-  description = "Host labels that get an A record (and AAAA when the ingress has IPv6) pointing at the first manager, where Traefik listens. chatwoot, auth and gateway are required; netdata serves the monitoring dashboard."
+  description = "Host labels that get an A record (and AAAA when the ingress has IPv6) pointing at the first manager, where Traefik listens. chatwoot, auth, gateway and files (SeaweedFS's S3 API: the presigned attachment links Chatwoot hands to browsers) are required; netdata serves the monitoring dashboard."
   type        = set(string)
-  default     = ["chatwoot", "auth", "gateway", "netdata"]
+  default     = ["chatwoot", "auth", "gateway", "files", "netdata"]
 
   validation {
-    condition     = alltrue([for n in ["chatwoot", "auth", "gateway"] : contains(var.dns_names, n)]) && alltrue([for n in var.dns_names : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", n))])
-    error_message = "dns_names must contain chatwoot, auth and gateway, each a single lower-case DNS label."
+    condition     = alltrue([for n in ["chatwoot", "auth", "gateway", "files"] : contains(var.dns_names, n)]) && alltrue([for n in var.dns_names : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", n))])
+    error_message = "dns_names must contain chatwoot, auth, gateway and files, each a single lower-case DNS label."
   }
 }
 

@@ -127,7 +127,7 @@ func TestDoctorAllConfigured(t *testing.T) {
 	lines := reportLines(t, out.String())
 	for name, line := range lines {
 		if name == "guesty api" {
-			if !strings.HasPrefix(line, "– not used by this build yet (issue 12)") {
+			if !strings.HasPrefix(line, "– local default in use: no Guesty API") {
 				t.Errorf("guesty: %q", line)
 			}
 			continue

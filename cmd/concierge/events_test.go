@@ -12,6 +12,7 @@ import (
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/fixtures"
+	"github.com/harborstays/concierge/lib/jobs"
 )
 
 // `concierge replay-events --source aircall` applies the events stored
@@ -32,7 +33,9 @@ func TestReplayEventsCommand(t *testing.T) {
 	gw := &gatewayStub{}
 	srv := httptest.NewServer(gw)
 	defer srv.Close()
-	env := config.FromMap(map[string]string{"DATABASE_URL": d.URL, "GATEWAY_URL": srv.URL, "SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "warn"})
+	// The vectorize job an applied event queues is invoked signed.
+	env := config.FromMap(map[string]string{"DATABASE_URL": d.URL, "GATEWAY_URL": srv.URL, "SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "warn",
+		"JOB_SIGNING_KEY": jobs.RandomKey()})
 	run := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer

@@ -9,6 +9,7 @@
 //	concierge reindex        rebuild the retrieval index from PostgreSQL (make reindex)
 //	concierge quarantine     list the passages held back from the index as instructions to an assistant
 //	concierge doctor         check every configured provider for real (make doctor)
+//	concierge guesty-import  import the Guesty account through the Open API (make import-guesty)
 package main
 
 import (
@@ -46,8 +47,10 @@ func main() {
 		err = quarantineCommand(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	case "doctor":
 		err = doctorCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
+	case "guesty-import":
+		err = guestyImport(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q; use run, doctor, reindex, quarantine, replay, replay-events, backups, restore or config-table", cmd)
+		err = fmt.Errorf("unknown command %q; use run, doctor, guesty-import, reindex, quarantine, replay, replay-events, backups, restore or config-table", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "concierge:", err)

@@ -80,6 +80,9 @@ func replay(ctx context.Context, args []string, env config.LookupFunc, out io.Wr
 	case len(res.Requeued) == 0:
 	case *noDispatch:
 		fmt.Fprintln(w, "not dispatched: redrive invokes them once REDRIVE_GRACE has passed")
+	case e.JobKeys == nil:
+		// Every step refuses an unsigned invocation; the rows are what count.
+		fmt.Fprintln(w, "not dispatched: no JOB_SIGNING_KEY (secret job-signing-key) to sign with; redrive invokes them once REDRIVE_GRACE has passed")
 	default:
 		sent := 0
 		for _, j := range res.Jobs() {

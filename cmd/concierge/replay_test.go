@@ -16,6 +16,7 @@ import (
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/jobs"
 
 	"github.com/harborstays/concierge/lib/testenv"
 )
@@ -65,6 +66,7 @@ func TestReplayCommand(t *testing.T) {
 		name    string
 		args    func(vec, other string) []string
 		gateway string // "down" for an unreachable one
+		noKey   bool   // no JOB_SIGNING_KEY: nothing can be signed
 		out     []string
 		// statuses after the command, and the invocations the gateway got
 		vec, other string
@@ -88,6 +90,9 @@ func TestReplayCommand(t *testing.T) {
 		{name: "gateway unreachable", gateway: "down", args: func(_, _ string) []string { return []string{"--all-failed"} },
 			out: []string{"re-queued 2", "dispatched 0 of 2", "redrive invokes them"},
 			vec: "pending", other: "pending"},
+		{name: "no signing key", noKey: true, args: func(_, _ string) []string { return []string{"--all-failed"} },
+			out: []string{"re-queued 2", "not dispatched: no JOB_SIGNING_KEY", "redrive invokes them"},
+			vec: "pending", other: "pending"},
 		{name: "nothing matches", args: func(_, _ string) []string { return []string{"--kind", "transcribe"} },
 			out: []string{"no failed jobs match"}, vec: "failed", other: "failed"},
 		{name: "two selectors", args: func(_, _ string) []string { return []string{"--kind", "vectorize", "--all-failed"} },
@@ -107,7 +112,12 @@ func TestReplayCommand(t *testing.T) {
 			if tt.gateway == "down" {
 				url = down.URL
 			}
-			env := config.FromMap(map[string]string{"DATABASE_URL": d.URL, "GATEWAY_URL": url, "SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "warn"})
+			vars := map[string]string{"DATABASE_URL": d.URL, "GATEWAY_URL": url, "SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "warn",
+				"JOB_SIGNING_KEY": jobs.RandomKey()}
+			if tt.noKey {
+				delete(vars, "JOB_SIGNING_KEY")
+			}
+			env := config.FromMap(vars)
 			var out bytes.Buffer
 			err := replay(context.Background(), tt.args(vec, other), env, &out)
 			switch {

@@ -21,6 +21,7 @@ import (
 	"github.com/harborstays/concierge/lib/db"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/localrun"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/pgcluster"
@@ -93,8 +94,10 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 
 	// Local stand-ins for production paths of stack.yml.
 	// CHATWOOT_URL empty: replies go to the local outbox (GET /outbox)
-	// unless the environment names a Chatwoot.
-	defaults := map[string]string{"LOG_LEVEL": level, "KNOWLEDGE_DIR": "knowledge", "CHATWOOT_URL": ""}
+	// unless the environment names a Chatwoot. BACKUP_DATABASES empty: the
+	// backup dumps the local database, not production's list, unless the
+	// environment names databases.
+	defaults := map[string]string{"LOG_LEVEL": level, "KNOWLEDGE_DIR": "knowledge", "CHATWOOT_URL": "", "BACKUP_DATABASES": ""}
 	if _, ok := env("SECRETS_DIR"); !ok {
 		dir, err := seedSecrets(filepath.Join(dataDir, "secrets"))
 		if err != nil {
@@ -120,6 +123,19 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		return nil, err
 	}
 
+	// Job invocations are signed (issue 13): the runner's functions share the
+	// configured key or, by default, a random one for this run that never
+	// touches the disk.
+	keyCfg := config.New(config.Layered(env, config.FromMap(defaults)))
+	if len(keyCfg.List(config.JobSigningKey)) == 0 {
+		defaults["JOB_SIGNING_KEY"] = jobs.RandomKey()
+		keyCfg = config.New(config.Layered(env, config.FromMap(defaults)))
+	}
+	jobKeys := jobs.KeysFrom(keyCfg)
+	if err := keyCfg.Err(); err != nil {
+		return nil, err
+	}
+
 	ask := &devAsk{db: pool, secretsDir: defaults["SECRETS_DIR"]}
 	if d, ok := env("SECRETS_DIR"); ok {
 		ask.secretsDir = d
@@ -129,6 +145,7 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		MaxBody: int64(cfg.Int(config.MaxBodyBytes)),
 		Health:  func(ctx context.Context) error { return pool.Ping(ctx) },
 		Log:     log,
+		JobKeys: jobKeys,
 		// Replies chatwoot-reply kept locally because no Chatwoot is set.
 		Extra: map[string]http.Handler{"GET /outbox": replies.OutboxHandler(pool), "POST /dev/ask": ask,
 			"GET /dev/audio/{name}": http.HandlerFunc(ask.serveAudio), "GET /dev/clip/{id}": http.HandlerFunc(ask.serveClip)},

@@ -40,6 +40,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		return nil, err
 	}
 	hook.TranscribeAfter = aircall.TranscribeDelay(env.Config)
+	env.RequireJobKeys() // its vectorize and transcribe-call invocations are signed
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}

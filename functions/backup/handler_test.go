@@ -1,6 +1,7 @@
 package function
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
+	"github.com/harborstays/concierge/lib/attachments"
 	"github.com/harborstays/concierge/lib/backup"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
@@ -45,22 +49,27 @@ func seed(t *testing.T, d *dbtest.DB) {
 	}
 }
 
+// result is the answer, with the first database's report at hand.
 type result struct {
-	Status string `json:"status"`
-	Stage  string `json:"stage"`
-	Error  string `json:"error"`
-	Key    string `json:"key"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-	Tables int    `json:"tables"`
+	Answer
+	Key    string
+	SHA256 string
 }
 
 func run(t *testing.T, h *fntest.Harness) (int, result) {
 	t.Helper()
-	code, body := h.Post(t, nil, nil)
+	return runBody(t, h, nil)
+}
+
+func runBody(t *testing.T, h *fntest.Harness, body []byte) (int, result) {
+	t.Helper()
+	code, out := h.Post(t, body, nil)
 	var r result
-	if err := json.Unmarshal([]byte(body), &r); err != nil {
-		t.Fatalf("%d %s: %v", code, body, err)
+	if err := json.Unmarshal([]byte(out), &r.Answer); err != nil {
+		t.Fatalf("%d %s: %v", code, out, err)
+	}
+	if r.Databases != nil && len(r.Databases.Databases) > 0 && r.Databases.Databases[0].Report != nil {
+		r.Key, r.SHA256 = r.Databases.Databases[0].Report.Key, r.Databases.Databases[0].Report.SHA256
 	}
 	return code, r
 }
@@ -89,8 +98,10 @@ func TestRunStoresVerifiedBackupInBucket(t *testing.T) {
 	if err := json.Unmarshal(srv.AWS(t, "s3api", "list-objects-v2", "--bucket", bucket), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Contents) != 1 || list.Contents[0].Key != r.Key || list.Contents[0].Size != r.Bytes {
-		t.Fatalf("bucket holds %+v", list.Contents)
+	// The dump and, beside it, the roles and globals.
+	if len(list.Contents) != 2 || list.Contents[1].Key != r.Key || !strings.HasPrefix(list.Contents[0].Key, backup.GlobalsName+"/") ||
+		list.Contents[0].Size+list.Contents[1].Size != r.Bytes {
+		t.Fatalf("bucket holds %+v, answer %+v", list.Contents, r.Answer)
 	}
 	file := filepath.Join(t.TempDir(), "b")
 	srv.AWS(t, "s3", "cp", "--only-show-errors", "s3://"+bucket+"/"+r.Key, file)
@@ -119,8 +130,15 @@ func TestLocalFolderByDefault(t *testing.T) {
 	if code != http.StatusOK || r.Status != backup.StatusVerified {
 		t.Fatalf("got %d %+v", code, r)
 	}
-	if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(r.Key))); err != nil || st.Size() != r.Bytes || st.Mode().Perm() != 0o600 {
+	if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(r.Key))); err != nil || st.Size() != r.Databases.Databases[0].Report.Bytes || st.Mode().Perm() != 0o600 {
 		t.Errorf("local object: %v %v", st, err)
+	}
+	// make run has no attachment bucket: skipped, and said so.
+	if r.Attachments != nil || !strings.Contains(r.Skipped, "ATTACHMENTS_S3_ACCESS_KEY_ID") {
+		t.Errorf("attachments: %+v skipped %q", r.Attachments, r.Skipped)
+	}
+	if code, body := h.Post(t, []byte(`{"what":"attachments"}`), nil); code != http.StatusBadRequest || !strings.Contains(body, "ATTACHMENTS_S3_ACCESS_KEY_ID") {
+		t.Errorf("attachments asked for without settings: %d %s", code, body)
 	}
 }
 
@@ -166,7 +184,7 @@ func TestCorruptedObjectFailsRun(t *testing.T) {
 	if code != http.StatusInternalServerError || r.Status != "failed" || r.Stage != "verify" {
 		t.Fatalf("got %d %+v, want 500 failing in verify", code, r)
 	}
-	if n := dbtest.Count(t, d.Pool, "backups", "status = 'failed' AND verified_at IS NULL AND error LIKE 'verify: backup object is corrupt%'"); n != 1 {
+	if n := dbtest.Count(t, d.Pool, "backups", "database_name = $1 AND status = 'failed' AND verified_at IS NULL AND error LIKE 'verify: backup object is corrupt%'", d.Name); n != 1 {
 		t.Errorf("failed rows = %d, want 1", n)
 	}
 	logs := fntest.Logs()
@@ -249,5 +267,98 @@ func TestConfigurationErrorsNamed(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: %v, want an error naming %s", tt.env, err, tt.want)
 		}
+	}
+}
+
+// Several databases in one run: one that does not exist fails the run
+// visibly — a non-2xx answer naming it, an error log line, a failed row
+// that redrive's metrics export — and the others are backed up and
+// verified all the same. Mutation tried: answering 200 when only some
+// databases failed (killed: "got 200").
+func TestSeveralDatabasesOneFailing(t *testing.T) {
+	t.Parallel()
+	d, other := dbtest.New(t), dbtest.New(t)
+	seed(t, d)
+	seed(t, other)
+	missing := d.Name + "_gone"
+	h := start(t, d, map[string]string{"BACKUP_DIR": t.TempDir(), "BACKUP_DATABASES": d.Name + "," + missing + "," + other.Name})
+	code, r := run(t, h)
+	if code != http.StatusInternalServerError || r.Status != backup.StatusFailed || len(r.Failed) != 1 || r.Failed[0] != missing || r.Stage != "connect" {
+		t.Fatalf("got %d %+v, want 500 naming %s", code, r.Answer, missing)
+	}
+	verified := map[string]bool{}
+	for _, o := range r.Databases.Databases {
+		verified[o.Database] = o.Status == backup.StatusVerified
+	}
+	if !verified[d.Name] || !verified[other.Name] || verified[missing] || r.Databases.Globals.Status != backup.StatusVerified {
+		t.Errorf("parts: %+v", r.Databases)
+	}
+	if n := dbtest.Count(t, d.Pool, "backups", "status = 'verified' AND database_name IN ($1, $2)", d.Name, other.Name); n != 2 {
+		t.Errorf("verified rows = %d, want 2", n)
+	}
+	var found bool
+	for _, line := range strings.Split(fntest.Logs(), "\n") {
+		if strings.Contains(line, `"level":"error"`) && strings.Contains(line, `"backup_failed":true`) &&
+			strings.Contains(line, `"database":"`+missing+`"`) && strings.Contains(line, `"stage":"connect"`) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no error line naming the failed database:\n%s", fntest.Logs())
+	}
+	var metrics bytes.Buffer
+	if err := backup.WritePrometheus(context.Background(), d.Pool, &metrics); err != nil {
+		t.Fatal(err)
+	}
+	if want := backup.MetricLastFailed + `{database="` + missing + `"} 1`; !strings.Contains(metrics.String(), want) {
+		t.Errorf("metrics lack %s:\n%s", want, metrics.String())
+	}
+}
+
+// With an attachment bucket configured, the scheduled run (empty body)
+// backs up the databases and then the attachments, encrypted; the body
+// {"what":"attachments"} copies only what changed since.
+func TestAttachmentsInTheSameRun(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	source := srv.Bucket(t)
+	d := dbtest.New(t)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := t.TempDir()
+	if err := os.WriteFile(filepath.Join(secrets, "backup-age-identity"), []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		file := filepath.Join(t.TempDir(), "a")
+		if err := os.WriteFile(file, []byte(strings.Repeat("attachment ", 100+i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		srv.AWS(t, "s3api", "put-object", "--bucket", source, "--key", "key"+string(rune('a'+i)), "--body", file, "--content-type", "image/png")
+	}
+	dir := t.TempDir()
+	h := start(t, d, map[string]string{
+		"BACKUP_DIR": dir, "SECRETS_DIR": secrets, "BACKUP_AGE_RECIPIENTS": id.Recipient().String(),
+		"ATTACHMENTS_S3_ENDPOINT": srv.Endpoint, "ATTACHMENTS_BUCKET": source, "ATTACHMENTS_S3_REGION": "auto",
+		"ATTACHMENTS_S3_ACCESS_KEY_ID": s3test.AccessKey, "ATTACHMENTS_S3_SECRET_ACCESS_KEY": s3test.SecretKey,
+	})
+	code, r := run(t, h)
+	if code != http.StatusOK || r.Status != backup.StatusVerified || r.Attachments == nil || r.Databases == nil {
+		t.Fatalf("got %d %+v", code, r.Answer)
+	}
+	if a := r.Attachments; a.Status != attachments.StatusComplete || a.Copied != 3 || a.Verified != 3 || !a.Encrypted {
+		t.Errorf("attachments: %+v", a)
+	}
+	if !strings.HasSuffix(r.Key, ".dump.zst.age") {
+		t.Errorf("dump key %s is not encrypted", r.Key)
+	}
+	code, r = runBody(t, h, []byte(`{"what":"attachments"}`))
+	if code != http.StatusOK || r.Databases != nil || r.Attachments == nil || r.Attachments.Copied != 0 || r.Attachments.Unchanged != 3 {
+		t.Fatalf("attachments only: %d %+v %+v", code, r.Answer, r.Attachments)
+	}
+	if code, body := h.Post(t, []byte(`{"what":"everything"}`), nil); code != http.StatusBadRequest {
+		t.Errorf("unknown what: %d %s", code, body)
 	}
 }

@@ -11,7 +11,6 @@ package function
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -57,6 +56,10 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
+	steps, err := step.New(env, step.Kinds{replies.Job: replies.Policy, jobs.ContactSync: jobs.DefaultPolicy})
+	if err != nil {
+		return nil, err
+	}
 	poster := &replies.Poster{DB: env.DB, Chat: clients.Replies, Policy: replies.Policy,
 		Synthesize: voice.SynthesizeJob, Invoker: env.Invoker, HandoffMessage: env.Config.String(replies.HandoffMessage)}
 	if clients.Contacts != clients.Replies {
@@ -69,15 +72,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		if err := endpoint.Method(req, http.MethodPost); err != nil {
 			return endpoint.Error(err), nil
 		}
-		var peek struct {
-			Kind string `json:"kind"`
-		}
-		_ = json.Unmarshal(req.Body, &peek)
-		policy := jobs.DefaultPolicy
-		if peek.Kind == replies.Job.Name {
-			policy = replies.Policy
-		}
-		return step.Run(env.DB, policy, req, func(ctx context.Context, job jobs.Claimed) (any, error) {
+		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
 			ctx, cancel := context.WithTimeout(ctx, budget)
 			defer cancel()
 			switch job.Kind {

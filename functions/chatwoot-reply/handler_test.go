@@ -106,7 +106,7 @@ func (s *stack) reply(t *testing.T, r replies.Reply) jobs.Job {
 func (s *stack) run(t *testing.T, j jobs.Job) (int, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(jobs.Message{JobID: j.ID, Kind: j.Kind, Subject: j.Subject})
-	code, body := s.Post(t, b, nil)
+	code, body := s.PostJob(t, b, nil)
 	var out map[string]any
 	_ = json.Unmarshal([]byte(body), &out)
 	return code, out
@@ -711,22 +711,25 @@ func TestHandoffAcknowledgesTheGuest(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		vars    map[string]string
+		lang    string // the guest's language, as the answer recorded it
 		ack     bool
 		failLbl bool // the label call fails once: the job is retried
 		want    string
 	}{
-		{"acknowledged", nil, true, false, "a person will reply here shortly"},
-		{"acknowledged once across a retry", nil, true, true, "a person will reply here shortly"},
-		{"custom message", map[string]string{"HANDOFF_MESSAGE": "Un instant, l'équipe arrive."}, true, false, "l'équipe arrive"},
-		{"switched off", map[string]string{"HANDOFF_MESSAGE": "off"}, true, false, ""},
-		{"not asked for (draft inbox)", nil, false, false, ""},
+		{"acknowledged", nil, "en", true, false, "a person will reply here shortly"},
+		{"acknowledged once across a retry", nil, "", true, true, "a person will reply here shortly"},
+		{"in the guest's language", nil, "es", true, false, "una persona le responderá aquí en breve"},
+		{"in the guest's language across a retry", nil, "de", true, true, "eine Person antwortet Ihnen hier in Kürze"},
+		{"custom message as written", map[string]string{"HANDOFF_MESSAGE": "Un instant, l'équipe arrive."}, "es", true, false, "l'équipe arrive"},
+		{"switched off", map[string]string{"HANDOFF_MESSAGE": "off"}, "es", true, false, ""},
+		{"not asked for (draft inbox)", nil, "en", false, false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := start(t, tt.vars)
 			if tt.failLbl {
 				s.fake.Fail(chatwoottest.Failure{Method: "GET", Path: "/labels", Status: 500, RetryAfter: "0", Times: 3})
 			}
-			j := s.reply(t, replies.Reply{Mode: replies.Handoff, Content: "Wants a refund.", HandoffReason: "refund request", Acknowledge: tt.ack})
+			j := s.reply(t, replies.Reply{Mode: replies.Handoff, Content: "Wants a refund.", HandoffReason: "refund request", Acknowledge: tt.ack, Language: tt.lang})
 			code, _ := s.run(t, j)
 			if tt.failLbl {
 				if code != http.StatusServiceUnavailable {

@@ -48,6 +48,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	} else {
 		env.Log.Warn().Msg("GUESTY_SIGNATURE=off: deliveries are not authenticated")
 	}
+	env.RequireJobKeys() // its vectorize and contact-sync invocations are signed
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}

@@ -61,12 +61,18 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		return nil, err
 	}
 	b.Answerer.Attempts = answerPolicy.MaxAttempts
+	steps, err := step.New(env, step.Kinds{jobs.Answer: answerPolicy})
+	if err != nil {
+		return nil, err
+	}
 	return func(req handler.Request) (handler.Response, error) {
 		if err := endpoint.Method(req, http.MethodPost); err != nil {
 			return endpoint.Error(err), nil
 		}
 		if req.Header.Get(jobs.JobIDHeader) != "" {
-			return step.Run(env.DB, answerPolicy, req, b.Answerer.Run), nil
+			// A job invocation (the header is only a route: the runner
+			// refuses it unless it is signed for this job and kind).
+			return steps.Run(req, b.Answerer.Run), nil
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), intakeBudget)
 		defer cancel()

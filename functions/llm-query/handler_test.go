@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
@@ -84,7 +86,7 @@ func answerJobs(t *testing.T, h *fntest.Harness) []string {
 	rows.Close()
 	var out []string
 	for _, x := range js {
-		code, body := h.Post(t, []byte(fmt.Sprintf(`{"job_id":%q,"kind":"answer","subject":%q}`, x.id, x.subject)), http.Header{"X-Job-Id": {x.id}})
+		code, body := h.PostJob(t, []byte(fmt.Sprintf(`{"job_id":%q,"kind":"answer","subject":%q}`, x.id, x.subject)), http.Header{"X-Job-Id": {x.id}})
 		if code != 200 && code != 503 {
 			t.Fatalf("answer job: %d %s", code, body)
 		}
@@ -215,18 +217,59 @@ func TestAnswersFromJordansData(t *testing.T) {
 		t.Fatalf("replies = %+v", rs)
 	}
 	prov := strings.ReplaceAll(rs[0].prov, " ", "")
-	if !strings.Contains(prov, `"prompt_version":"concierge-answer/1"`) || !strings.Contains(prov, `"model":"offline"`) || !strings.Contains(prov, "HMK7M2Q9XA") || !strings.Contains(prov, `"chunk_ids":["listing:`) {
+	if !strings.Contains(prov, `"prompt_version":"concierge-answer/2"`) || !strings.Contains(prov, `"model":"offline"`) || !strings.Contains(prov, "HMK7M2Q9XA") || !strings.Contains(prov, `"chunk_ids":["listing:`) {
 		t.Errorf("provenance = %s", rs[0].prov)
 	}
 	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'reply' AND subject LIKE 'reply:%'"); n != 1 {
 		t.Errorf("reply jobs = %d, want 1", n)
 	}
-	// The answer job ran; running it again answers nothing twice.
-	h.DB.Pool.Exec(context.Background(), "UPDATE jobs SET status = 'pending' WHERE kind = 'answer'")
-	answerJobs(t, h)
+	// The answer job ran; running it again answers nothing twice. The job
+	// must really run again (the UPDATE put exactly it back) and succeed:
+	// a 503 would leave it to a retry that might answer twice.
+	tag, err := h.DB.Pool.Exec(context.Background(), "UPDATE jobs SET status = 'pending' WHERE kind = 'answer' AND status = 'done'")
+	if err != nil {
+		t.Fatalf("put the answer job back: %v", err)
+	}
+	if n := tag.RowsAffected(); n != 1 {
+		t.Fatalf("put %d done answer jobs back, want 1", n)
+	}
+	if codes := rerunAnswerJobs(t, h); len(codes) != 1 || codes[0] != http.StatusOK {
+		t.Fatalf("repeated answer job answered %v, want [200]", codes)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer' AND status = 'done'"); n != 1 {
+		t.Errorf("done answer jobs after the repeat = %d, want 1", n)
+	}
 	if n := len(replies(t, h)); n != 1 {
 		t.Errorf("replies after a repeated job = %d", n)
 	}
+	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'reply'"); n != 1 {
+		t.Errorf("reply jobs after a repeated job = %d, want 1", n)
+	}
+}
+
+// rerunAnswerJobs runs every pending answer job as the queue-worker
+// would and returns the statuses, for the caller to judge (answerJobs
+// lets a retryable 503 pass).
+func rerunAnswerJobs(t *testing.T, h *fntest.Harness) []int {
+	t.Helper()
+	rows, err := h.DB.Pool.Query(context.Background(), "SELECT id::text, subject FROM jobs WHERE kind = 'answer' AND status = 'pending' ORDER BY created_at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type job struct{ id, subject string }
+	js, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job, error) {
+		var j job
+		return j, r.Scan(&j.id, &j.subject)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for _, j := range js {
+		code, _ := h.PostJob(t, []byte(fmt.Sprintf(`{"job_id":%q,"kind":"answer","subject":%q}`, j.id, j.subject)), http.Header{"X-Job-Id": {j.id}})
+		codes = append(codes, code)
+	}
+	return codes
 }
 
 func TestEarlyCheckInIsHandedOff(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/harborstays/concierge/lib/attachments"
+	"github.com/harborstays/concierge/lib/backup"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fnenv"
@@ -61,6 +63,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	opts.Grace = env.Config.Duration(graceSetting)
 	opts.MaxInvocations = env.Config.Int(maxSetting)
 	opts.Batch = env.Config.Int(batchSetting)
+	env.RequireJobKeys() // every re-invocation is signed anew
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
@@ -105,6 +108,14 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		// Listing text held back from the index as instructions to an
 		// assistant: a person fixes the listing (`concierge quarantine`).
 		if err := quarantine.WritePrometheus(req.Context(), env.DB, &b); err != nil {
+			return endpoint.Error(err), nil
+		}
+		// The nightly backup's outcome, per database and for the
+		// attachments: the backup function runs where nobody scrapes.
+		if err := backup.WritePrometheus(req.Context(), env.DB, &b); err != nil {
+			return endpoint.Error(err), nil
+		}
+		if err := attachments.WritePrometheus(req.Context(), env.DB, &b); err != nil {
 			return endpoint.Error(err), nil
 		}
 		failures, err := webhook.ParseFailures(req.Context(), env.DB)

@@ -173,9 +173,12 @@ func TestSettings(t *testing.T) {
 		{map[string]string{"REDRIVE_MAX_INVOCATIONS": "0"}, "REDRIVE_MAX_INVOCATIONS"},
 		{map[string]string{"REDRIVE_BATCH": "many"}, "REDRIVE_BATCH"},
 		{map[string]string{"REDRIVE_GRACE": "90s", "REDRIVE_MAX_INVOCATIONS": "5", "REDRIVE_BATCH": "10"}, ""},
+		// Redrive signs every re-invocation: no key, no start.
+		{map[string]string{"JOB_SIGNING_KEY": ""}, "job-signing-key"},
+		{map[string]string{"JOB_SIGNING_KEY": "short"}, "JOB_SIGNING_KEY"},
 	}
 	for _, tt := range tests {
-		env := map[string]string{"SECRETS_DIR": t.TempDir()}
+		env := map[string]string{"SECRETS_DIR": t.TempDir(), "JOB_SIGNING_KEY": fntest.JobKey}
 		for k, v := range tt.env {
 			env[k] = v
 		}

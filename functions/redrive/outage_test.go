@@ -127,7 +127,7 @@ func TestOutage(t *testing.T) {
 	st.down.Store(true)
 	gw.Register("vectorize", st.handle)
 	inv := &counting{Invoker: gw}
-	env := config.FromMap(map[string]string{"SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "debug", "REDRIVE_GRACE": "2m", "REDRIVE_MAX_INVOCATIONS": "4"})
+	env := config.FromMap(map[string]string{"SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "debug", "REDRIVE_GRACE": "2m", "REDRIVE_MAX_INVOCATIONS": "4", "JOB_SIGNING_KEY": jobs.RandomKey()})
 	fn, _, err := fnenv.Build(ctx, fnenv.Options{Name: Name, Lookup: env, LogOutput: logOut, DB: d.Pool, Invoker: inv}, New)
 	if err != nil {
 		t.Fatal(err)

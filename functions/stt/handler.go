@@ -81,17 +81,16 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
-	policy := func(kind string) jobs.Policy {
-		if kind == jobs.TranscribeCall.Name {
-			return voice.CallPolicy
-		}
-		return voice.Policy
+	// A voice message's transcription has seconds, a call recording minutes.
+	steps, err := step.New(env, step.Kinds{voice.TranscribeJob: voice.Policy, jobs.TranscribeCall: voice.CallPolicy})
+	if err != nil {
+		return nil, err
 	}
 	return func(req handler.Request) (handler.Response, error) {
 		if err := endpoint.Method(req, http.MethodPost); err != nil {
 			return endpoint.Error(err), nil
 		}
-		return step.RunFor(env.DB, policy, req, func(ctx context.Context, job jobs.Claimed) (any, error) {
+		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
 			switch job.Kind {
 			case voice.TranscribeJob.Name:
 				ctx, cancel := context.WithTimeout(ctx, budget)

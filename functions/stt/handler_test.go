@@ -93,7 +93,7 @@ func TestTranscribeVoiceMessage(t *testing.T) {
 			before := len(h.Invoked.Calls())
 			notes := len(cw.Posted())
 			body, _ := json.Marshal(jobs.Message{JobID: job.ID, Kind: job.Kind, Subject: job.Subject})
-			if code, out := h.Post(t, body, nil); code != 200 {
+			if code, out := h.PostJob(t, body, nil); code != 200 {
 				t.Fatalf("%d %s", code, out)
 			}
 			var transcript, voiceErr *string
@@ -221,7 +221,7 @@ func TestTranscribeCallRecording(t *testing.T) {
 				h.DB.Pool.Exec(ctx, "UPDATE jobs SET not_before = now() WHERE id = $1", job.ID)
 			}
 			body, _ := json.Marshal(jobs.Message{JobID: job.ID, Kind: job.Kind, Subject: job.Subject})
-			h.Post(t, body, nil)
+			h.PostJob(t, body, nil)
 			var status string
 			var lastErr, transcript, gotSource, lang, callErr *string
 			var retryIn time.Duration
@@ -327,7 +327,7 @@ func TestTranscriptNoteRetriedAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(jobs.Message{JobID: job.ID, Kind: job.Kind, Subject: job.Subject})
-	if code, out := h.Post(t, body, nil); code != http.StatusServiceUnavailable {
+	if code, out := h.PostJob(t, body, nil); code != http.StatusServiceUnavailable {
 		t.Fatalf("first attempt: %d %s, want 503", code, out)
 	}
 	var wait time.Duration
@@ -343,7 +343,7 @@ func TestTranscriptNoteRetriedAlone(t *testing.T) {
 	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer'"); n != 0 {
 		t.Fatalf("answer queued before the note")
 	}
-	if code, out := h.Post(t, body, nil); code != http.StatusOK {
+	if code, out := h.PostJob(t, body, nil); code != http.StatusOK {
 		t.Fatalf("retry: %d %s", code, out)
 	}
 	notes := 0

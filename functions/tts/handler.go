@@ -48,13 +48,17 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		return nil, err
 	}
 	env.Log.Info().Str("provider", engines.Provider).Msg("text-to-speech ready")
+	steps, err := step.New(env, step.Kinds{voice.SynthesizeJob: voice.Policy})
+	if err != nil {
+		return nil, err
+	}
 	s := &voice.Speaker{DB: env.DB, Synth: engines.Synthesizer, Provider: engines.Provider, Invoker: env.Invoker,
 		TTL: ttl, Policy: voice.Policy, Now: env.Now}
 	return func(req handler.Request) (handler.Response, error) {
 		if err := endpoint.Method(req, http.MethodPost); err != nil {
 			return endpoint.Error(err), nil
 		}
-		return step.Run(env.DB, voice.Policy, req, func(ctx context.Context, job jobs.Claimed) (any, error) {
+		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
 			if job.Kind != voice.SynthesizeJob.Name {
 				return nil, fault.New(fault.Permanent, "tts does not handle %q jobs", job.Kind)
 			}

@@ -81,7 +81,7 @@ func TestSpeakReply(t *testing.T) {
 				}
 			}
 			body, _ := json.Marshal(jobs.Message{JobID: job.ID, Kind: job.Kind, Subject: job.Subject})
-			if code, out := h.Post(t, body, nil); code != 200 {
+			if code, out := h.PostJob(t, body, nil); code != 200 {
 				t.Fatalf("%d %s", code, out)
 			}
 			r, err := replies.Get(ctx, h.DB.Pool, replyID)

@@ -36,6 +36,10 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	steps, err := step.New(env, step.Kinds{jobs.Vectorize: jobs.DefaultPolicy})
+	if err != nil {
+		return nil, err
+	}
 	return func(req handler.Request) (handler.Response, error) {
 		if err := endpoint.Method(req, http.MethodPost); err != nil {
 			return endpoint.Error(err), nil
@@ -48,7 +52,7 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 			}
 			return endpoint.JSON(http.StatusOK, map[string]any{"status": "done", "result": res}), nil
 		}
-		return step.Run(env.DB, jobs.DefaultPolicy, req, func(ctx context.Context, job jobs.Claimed) (any, error) {
+		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
 			return x.Sync(ctx, job.Subject)
 		}), nil
 	}, nil

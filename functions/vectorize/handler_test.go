@@ -77,7 +77,7 @@ func runPending(t *testing.T, h *fntest.Harness) []string {
 	var out []string
 	for _, m := range msgs {
 		b, _ := json.Marshal(m)
-		code, body := h.Post(t, b, nil)
+		code, body := h.PostJob(t, b, nil)
 		if code != http.StatusOK {
 			t.Fatalf("vectorize %s: %d %s", m.Subject, code, body)
 		}
@@ -263,10 +263,10 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := []byte(`{"job_id":"` + id + `","kind":"vectorize","subject":"listing:` + jordanListing + `"}`)
-	if code, body := h.Post(t, msg, nil); code != 200 || !strings.Contains(body, `"done"`) {
+	if code, body := h.PostJob(t, msg, nil); code != 200 || !strings.Contains(body, `"done"`) {
 		t.Fatalf("first invocation: %d %s", code, body)
 	}
-	if code, body := h.Post(t, msg, nil); code != 200 || !strings.Contains(body, "skipped") {
+	if code, body := h.PostJob(t, msg, nil); code != 200 || !strings.Contains(body, "skipped") {
 		t.Fatalf("repeated invocation: %d %s", code, body)
 	}
 	if n := dbtest.Count(t, h.DB.Pool, "jobs", "id = $1 AND status = 'done' AND attempts = 1", id); n != 1 {
@@ -280,7 +280,7 @@ func TestJobLifecycle(t *testing.T) {
 		{`{"kind":"vectorize"}`, 400},
 		{`{"job_id":"00000000-0000-0000-0000-000000000000","kind":"vectorize","subject":"listing:x"}`, 404},
 	} {
-		if code, body := h.Post(t, []byte(bad.body), nil); code != bad.want {
+		if code, body := h.PostJob(t, []byte(bad.body), nil); code != bad.want {
 			t.Errorf("%s: %d %s, want %d", bad.body, code, body, bad.want)
 		}
 	}
@@ -288,7 +288,7 @@ func TestJobLifecycle(t *testing.T) {
 	enqueue(t, h, "spaceship:1")
 	var bad string
 	_ = h.DB.Pool.QueryRow(context.Background(), "SELECT id::text FROM jobs WHERE subject = 'spaceship:1'").Scan(&bad)
-	if code, _ := h.Post(t, []byte(`{"job_id":"`+bad+`","kind":"vectorize","subject":"spaceship:1"}`), nil); code != 400 {
+	if code, _ := h.PostJob(t, []byte(`{"job_id":"`+bad+`","kind":"vectorize","subject":"spaceship:1"}`), nil); code != 400 {
 		t.Errorf("unknown subject: %d", code)
 	}
 	if n := dbtest.Count(t, h.DB.Pool, "jobs", "id = $1 AND status = 'failed' AND last_error LIKE '%unknown subject%'", bad); n != 1 {

@@ -1,8 +1,11 @@
 // Package answer decides how Concierge replies to a guest: by code, the
 // policy (hand-offs for people, restricted topics, secrets outside the
 // stay); then from the guest's own data, with a model when one is
-// configured or with the offline answerer that quotes the best passages.
-// Any error ends in a hand-off, never in silence.
+// configured or with the offline answerer. Every reply is in the guest's
+// language (lib/lang). The common questions are recognised by an intent
+// lexicon in six languages and answered from the most specific source:
+// the guest's reservation, then the home's listing, then the shared
+// policies. Any error ends in a hand-off, never in silence.
 package answer
 
 import (
@@ -16,13 +19,16 @@ import (
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/incidents"
+	"github.com/harborstays/concierge/lib/lang"
 	"github.com/harborstays/concierge/lib/llm"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/retrieval"
 )
 
 // PromptVersion is recorded with every reply: change it with the prompt.
-const PromptVersion = "concierge-answer/1"
+// 2: the guest's language is in the data, and the stay facts reach the
+// model even when no passage was found.
+const PromptVersion = "concierge-answer/2"
 
 // Searcher finds passages within a scope (retrieval.Index satisfies it).
 type Searcher interface {
@@ -58,6 +64,10 @@ type Request struct {
 	Unverified bool
 	// Identity is a line for the hand-off note: how the contact is known.
 	Identity string
+	// Language is the conversation's language (lib/lang: detected from
+	// the guest's messages, kept per conversation). Empty: detected from
+	// Question alone, else English.
+	Language string
 }
 
 // Citation names a passage an answer used.
@@ -93,8 +103,9 @@ type Result struct {
 	Verify bool
 }
 
-// VerifyPrompt asks an unverified contact for proof of the booking.
-const VerifyPrompt = "I'd be glad to help with your booking. To keep guests' details private, please first reply with the booking's confirmation code and the last name it is under."
+// VerifyPrompt asks an unverified contact for proof of the booking, in
+// English; lang.VerifyPrompt has it in every language.
+var VerifyPrompt = lang.VerifyPrompt.In(lang.EN)
 
 // Engine answers requests.
 type Engine struct {
@@ -133,12 +144,18 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 	if r := []rune(q); len(r) > maxQuestionRunes {
 		q = string(r[len(r)-maxQuestionRunes:])
 	}
+	l := lang.Normalize(req.Language)
+	if l == "" {
+		l, _ = lang.Choose(q, "", "")
+	}
 	prov := Provenance{PromptVersion: PromptVersion, Model: "offline", Reservation: stayFields(req.Access.Stay)}
 	if e.Model != nil {
 		prov.Model = e.Model.Name()
 	}
+	// A hand-off's text is the private note for the team (English); its
+	// language is the guest's, for the acknowledgement they read.
 	handoff := func(reason string) Result {
-		return Result{Handoff: true, Reason: reason, Text: note(reason, req), Provenance: prov}
+		return Result{Handoff: true, Reason: reason, Text: note(reason, req), Language: l, Provenance: prov}
 	}
 	if strings.TrimSpace(q) == "" {
 		return handoff(ReasonNothing)
@@ -151,24 +168,22 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 		prov.Policy = "topic:" + topic
 		return handoff(fmt.Sprintf(reasonTopicFmt, topic))
 	}
-	if req.Unverified && (e.Policy.AsksForSecret(q) || e.Policy.AsksForStay(q)) {
+	intents, rest := match(DefaultIntents, q, l)
+	secret := e.Policy.AsksForSecret(q) || asksSecret(intents)
+	if req.Unverified && (secret || e.Policy.AsksForStay(q) || asksStay(intents)) {
 		prov.Policy = "verify"
-		return Result{Text: VerifyPrompt, Language: "en", Verify: true, Provenance: prov}
+		return Result{Text: lang.VerifyPrompt.In(l), Language: l, Verify: true, Provenance: prov}
 	}
 	stay := req.Access.Stay
 	allowed := stay.Window(req.Now, e.DiscloseBefore)
 	prov.Restricted = allowed
-	if !allowed && e.Policy.AsksForSecret(q) {
+	if !allowed && secret {
 		prov.Policy = "secret-later"
-		return Result{Text: secretLater(stay, e.DiscloseBefore, req.Now), Language: "en", Provenance: prov}
+		return Result{Text: secretLater(l, stay, e.DiscloseBefore, req.Now), Language: l, Provenance: prov}
 	}
 	scope := req.Access.Scope
 	scope.Restricted = allowed
-	limit := e.MaxPassages
-	if limit <= 0 {
-		limit = defaultPassages
-	}
-	hits, err := e.Index.Search(ctx, scope, q, limit)
+	hits, err := e.search(ctx, scope, q, intents)
 	if err != nil {
 		logging.From(ctx).Warn().Err(err).Msg("retrieval failed")
 		if req.MayRetry && fault.Retryable(err) {
@@ -179,18 +194,21 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 	for _, h := range hits {
 		prov.ChunkIDs = append(prov.ChunkIDs, h.ID)
 	}
-	if len(hits) == 0 {
-		return handoff(ReasonNothing)
-	}
 	if e.Model == nil {
-		res, ok := offline(q, hits)
+		// The intents need no passage when the reservation answers them.
+		res, ok := offline(l, intents, rest, stay, req.Now, hits)
 		if !ok {
 			return handoff(ReasonNothing)
 		}
 		res.Provenance = prov
 		return res
 	}
-	res, err := e.ask(ctx, q, req, hits)
+	// Nothing retrieved is no reason to hand off a guest with a stay: the
+	// model reads the stay's facts and decides (it may still hand off).
+	if len(hits) == 0 && stay == nil {
+		return handoff(ReasonNothing)
+	}
+	res, err := e.ask(ctx, q, l, req, hits)
 	var ce *llm.ConfigError
 	if errors.As(err, &ce) {
 		e.misconfigured(ctx, ce)
@@ -222,6 +240,42 @@ func (e *Engine) Answer(ctx context.Context, req Request) Result {
 	}
 	res.Provenance = prov
 	return res
+}
+
+// intentPassages is how many passages an intent's own search reads: every
+// section of a home and the shared policies fit.
+const intentPassages = 12
+
+// search finds the passages for q in scope: what the question's words
+// find, then what each intent's English query finds (a question in
+// Spanish shares no word with an English listing), without duplicates,
+// in that order.
+func (e *Engine) search(ctx context.Context, scope retrieval.Scope, q string, intents []*Intent) ([]retrieval.Hit, error) {
+	limit := e.MaxPassages
+	if limit <= 0 {
+		limit = defaultPassages
+	}
+	hits, err := e.Index.Search(ctx, scope, q, limit)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, h := range hits {
+		seen[h.ID] = true
+	}
+	for _, x := range intents {
+		more, err := e.Index.Search(ctx, scope, x.Query, max(limit, intentPassages))
+		if err != nil {
+			return nil, fmt.Errorf("search for %s: %w", x.Name, err)
+		}
+		for _, h := range more {
+			if !seen[h.ID] {
+				seen[h.ID] = true
+				hits = append(hits, h)
+			}
+		}
+	}
+	return hits, nil
 }
 
 // misconfigured logs a configuration refusal once, at error level with the
@@ -282,16 +336,19 @@ func stayFields(s *guests.Stay) map[string]string {
 	}
 }
 
-// secretLater says when the door code, Wi-Fi and address will be shared.
-func secretLater(s *guests.Stay, before time.Duration, now time.Time) string {
+// secretLater says, in language l, when the door code, Wi-Fi and address
+// will be shared.
+func secretLater(l string, s *guests.Stay, before time.Duration, now time.Time) string {
 	if !s.Confirmed() || s.CheckIn.IsZero() {
-		return "For everyone's security, the door code, Wi-Fi password and exact address are shared only with confirmed guests, shortly before check-in."
+		return lang.SecretsUnconfirmed.In(l)
 	}
 	if !s.CheckOut.IsZero() && now.After(s.CheckOut) {
-		return "Your stay has ended, so the door code, Wi-Fi password and exact address are no longer shared. A team member can help if you need something."
+		return lang.SecretsEnded.In(l)
 	}
-	return fmt.Sprintf("For your security, the door code, Wi-Fi password and exact address are shared from %s (%s before check-in). Ask me again then!",
-		local(s.CheckIn.Add(-before), s.Timezone), before)
+	loc := location(s.Timezone)
+	from := s.CheckIn.Add(-before).In(loc)
+	when := lang.At(l, from, from.Year() != now.In(loc).Year()) + " " + from.Format("MST")
+	return lang.SecretsFrom.Format(l, when, lang.Duration(l, before))
 }
 
 var errBadOutput = errors.New("invalid model output")
@@ -306,9 +363,10 @@ type modelReply struct {
 }
 
 // ask runs the model with one repair attempt.
-func (e *Engine) ask(ctx context.Context, q string, req Request, hits []retrieval.Hit) (Result, error) {
+func (e *Engine) ask(ctx context.Context, q, l string, req Request, hits []retrieval.Hit) (Result, error) {
+	req.Language = l
 	msgs := Prompt(q, req, hits)
-	titles := map[string]string{"stay": "Your reservation"}
+	titles := map[string]string{stayCitation: "Your reservation"}
 	for _, h := range hits {
 		titles[h.ID] = h.Title
 	}

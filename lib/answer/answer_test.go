@@ -45,6 +45,14 @@ func TestPolicy(t *testing.T) {
 		{"Can we check in early, around noon?", "early check-in or late checkout"},
 		{"Is a late checkout possible?", "early check-in or late checkout"},
 		{"¿Podemos tener salida tardía?", "early check-in or late checkout"},
+		{"Podemos fazer check-out mais tarde?", "early check-in or late checkout"},
+		{"Est-ce possible d'arriver plus tôt ?", "early check-in or late checkout"},
+		{"My card was charged twice", "payment"},
+		{"Wir haben den Schlüssel verloren!", "locked out"},
+		{"Il riscaldamento non funziona", "damage"},
+		// An emergency names the hand-off even when another topic matches too.
+		{"Mi hija se ha hecho daño, necesitamos un médico", "emergency or safety"},
+		{"C'è una perdita di gas!", "emergency or safety"},
 	}
 	for _, tt := range topics {
 		if got, ok := p.Topic(tt.text); !ok || got != tt.topic {
@@ -105,7 +113,8 @@ func (s *script) CompleteJSON(_ context.Context, m []llm.Message) (string, error
 	return "", errors.New("script exhausted")
 }
 
-var access = retrieval.Hit{Chunk: retrieval.Chunk{ID: "listing:L:access#0", Title: "Loft — Access", Text: "Self check-in from 3:00 PM with the keypad.", Owner: retrieval.Owner{ListingID: "L"}}, Score: 1}
+var access = retrieval.Hit{Chunk: retrieval.Chunk{ID: "listing:L:access#0", Kind: "listing", Section: "access", Title: "Loft — Access",
+	Text: "Self check-in from 3:00 PM with the keypad.", Owner: retrieval.Owner{ListingID: "L"}}, Score: 1}
 
 func stay(now time.Time) *guests.Stay {
 	return &guests.Stay{ReservationID: "R", ConfirmationCode: "HMK7", Status: "confirmed", ListingID: "L", Timezone: "America/Los_Angeles",
@@ -218,7 +227,8 @@ func TestPlantedInstructionStaysData(t *testing.T) {
 
 func TestOffline(t *testing.T) {
 	now := time.Now()
-	hits := []retrieval.Hit{access, {Chunk: retrieval.Chunk{ID: "listing:L:house_rules#0", Title: "House rules", Text: "No parties. Quiet hours 10 PM to 8 AM."}}}
+	hits := []retrieval.Hit{access, {Chunk: retrieval.Chunk{ID: "listing:L:house_rules#0", Kind: "listing", Section: "house_rules", Title: "Loft — House rules",
+		Text: "No parties. Quiet hours 10 PM to 8 AM.", Owner: retrieval.Owner{ListingID: "L"}}}}
 	res := engine(t, &fakeIndex{hits: hits}, nil).Answer(context.Background(), Request{Question: "What time can we check in?", Access: guests.Access{GuestID: "G"}, Now: now})
 	if res.Handoff || !strings.Contains(res.Text, "3:00 PM") || len(res.Citations) == 0 || res.Citations[0].ID != access.ID || res.Provenance.Model != "offline" {
 		t.Fatalf("offline answer: %+v", res)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/harborstays/concierge/lib/fault"
@@ -55,7 +56,7 @@ var (
 	ErrMismatch = errors.New("restored row counts differ from the snapshot")
 )
 
-// Service backs up the database of DATABASE_URL into Store.
+// Service backs up the databases on DATABASE_URL's server into Store.
 type Service struct {
 	DB     *pgxpool.Pool
 	Store  objstore.Store
@@ -67,6 +68,16 @@ type Service struct {
 	// Now is the clock: it names the objects and dates the rows, so tests
 	// can run backups on chosen days.
 	Now func() time.Time
+	// Databases are what RunAll backs up (BACKUP_DATABASES); empty means
+	// the database of DATABASE_URL. Each is reached with DATABASE_URL's
+	// server, role and password.
+	Databases []string
+	// Crypt encrypts what is uploaded and decrypts what is read back; nil
+	// or zero: plain objects.
+	Crypt *Crypt
+	// Template is what scratch and restored databases are created from
+	// (BACKUP_VERIFY_TEMPLATE); empty is DefaultTemplate.
+	Template string
 
 	conn connInfo
 }
@@ -89,6 +100,8 @@ type Report struct {
 	DumpSeconds   float64  `json:"dump_seconds"`
 	VerifySeconds float64  `json:"verify_seconds"`
 	Deleted       []string `json:"deleted"`
+	// Encrypted: the object is an age file (BACKUP_AGE_RECIPIENTS).
+	Encrypted bool `json:"encrypted"`
 }
 
 // Error is a failed run: the stage that failed and why. The fault kind of
@@ -120,21 +133,38 @@ func fail(stage string, err error) error {
 var unsafeKeyChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
 // key names the object: prefix, database, then database and UTC time again,
-// so a downloaded file still says what it is.
+// so a downloaded file still says what it is; ".age" when it is encrypted.
 func (s *Service) key(database string, at time.Time) string {
 	db := unsafeKeyChars.ReplaceAllString(database, "_")
-	return s.Prefix + db + "/" + db + "-" + at.UTC().Format("20060102T150405Z") + KeySuffix
+	k := s.Prefix + db + "/" + db + "-" + at.UTC().Format("20060102T150405Z") + KeySuffix
+	if s.Crypt.Enabled() {
+		k += EncryptedSuffix
+	}
+	return k
 }
 
-// Run makes one backup, verifies it and applies retention. A failure at any
-// stage fails the run and deletes nothing.
-func (s *Service) Run(ctx context.Context) (_ *Report, err error) {
-	log := logging.From(ctx)
+// session is what a run holds from start to end: the advisory lock on a
+// connection of DB, the server's version and the tools that match it.
+type session struct {
+	lock          *pgxpool.Conn
+	database      string // DB's own database
+	serverVersion string
+	versionNum    int
+	tools         tools
+}
+
+// begin takes the lock, finds the tools and checks the store: what every
+// database of a run needs. A failure here fails the whole run.
+func (s *Service) begin(ctx context.Context) (_ *session, err error) {
 	lock, err := s.DB.Acquire(ctx)
 	if err != nil {
 		return nil, fail("lock", fault.Wrap(fault.Unavailable, err, "database unavailable"))
 	}
-	defer lock.Release()
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
 	var locked bool
 	if err := lock.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", LockKey).Scan(&locked); err != nil {
 		return nil, fail("lock", fault.Wrap(fault.Unavailable, err, "database unavailable"))
@@ -142,40 +172,119 @@ func (s *Service) Run(ctx context.Context) (_ *Report, err error) {
 	if !locked {
 		return nil, fail("lock", fault.New(fault.Unavailable, "another backup of this database is running"))
 	}
+	sess := &session{lock: lock}
 	defer func() {
-		_, _ = lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey)
+		if err != nil {
+			sess.end(ctx)
+		}
 	}()
-
-	var database, serverVersion string
-	var versionNum int
 	if err := lock.QueryRow(ctx, `SELECT current_database(), current_setting('server_version'),
-		current_setting('server_version_num')::int`).Scan(&database, &serverVersion, &versionNum); err != nil {
+		current_setting('server_version_num')::int`).Scan(&sess.database, &sess.serverVersion, &sess.versionNum); err != nil {
 		return nil, fail("lock", fault.Wrap(fault.Unavailable, err, "database unavailable"))
 	}
-	t, err := findTools(ctx, versionNum, s.BinDir)
-	if err != nil {
+	if sess.tools, err = findTools(ctx, sess.versionNum, s.BinDir); err != nil {
 		return nil, fail("tools", err)
 	}
 	if err := s.Store.Check(ctx); err != nil {
 		return nil, fail("store", fault.Wrap(fault.Unavailable, err, "object storage "+s.Store.String()+" unreachable"))
 	}
-	if n, err := markInterrupted(ctx, lock, database, s.Now()); err != nil {
+	return sess, nil
+}
+
+// end releases the lock (session locks outlive transactions).
+func (sess *session) end(ctx context.Context) {
+	_, _ = sess.lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey)
+	sess.lock.Release()
+}
+
+// Run makes one backup of DATABASE_URL's database, verifies it and applies
+// retention. A failure at any stage fails the run and deletes nothing.
+// RunAll backs up every configured database and the globals.
+func (s *Service) Run(ctx context.Context) (*Report, error) {
+	sess, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.end(ctx)
+	return s.backupDatabase(ctx, sess, sess.database)
+}
+
+// snapshotSource is where the snapshot is exported and the rows counted: a
+// connection of the pool for DB's own database, a connection of its own
+// for another database on the server.
+type snapshotSource interface {
+	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+}
+
+// connect opens the snapshot's connection to database.
+func (s *Service) connect(ctx context.Context, sess *session, database string) (snapshotSource, func(), error) {
+	if database == sess.database {
+		c, err := s.DB.Acquire(ctx)
+		if err != nil {
+			return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
+		}
+		return c, c.Release, nil
+	}
+	c, err := pgx.Connect(ctx, s.conn.withDatabase(database).full())
+	if err != nil {
+		return nil, nil, connectError(database, err)
+	}
+	return c, func() { _ = c.Close(context.WithoutCancel(ctx)) }, nil
+}
+
+// connectError says why database cannot be reached: gone, not allowed to
+// connect (the grants of docs/recovery.md), or the server is down.
+func connectError(database string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "3D000":
+			return fault.Wrap(fault.Permanent, err, fmt.Sprintf("database %q does not exist (BACKUP_DATABASES)", database))
+		case "42501", "28000":
+			return fault.Wrap(fault.Permanent, err, fmt.Sprintf("the backup role may not connect to database %q: GRANT CONNECT (docs/recovery.md)", database))
+		}
+	}
+	return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("database %q unavailable", database))
+}
+
+// backupDatabase dumps database, verifies the dump and applies its
+// retention. Its backups row is written once the snapshot is taken (so a
+// restored DB never shows its own backup as running); a failure before that
+// is recorded in a failed row of its own.
+func (s *Service) backupDatabase(ctx context.Context, sess *session, database string) (_ *Report, err error) {
+	log := logging.From(ctx).With().Str("database", database).Logger()
+	if n, err := markInterrupted(ctx, sess.lock, database, s.Now()); err != nil {
 		return nil, fail("lock", fault.Wrap(fault.Unavailable, err, "database unavailable"))
 	} else if n > 0 {
 		log.Warn().Int64("runs", n).Msg("earlier backup runs ended without a result; marked failed")
 	}
 
 	started := s.Now().UTC().Truncate(time.Second)
-	rep := &Report{Database: database, Store: s.Store.String(), Key: s.key(database, started), StartedAt: started}
+	rep := &Report{Database: database, Store: s.Store.String(), Key: s.key(database, started), StartedAt: started, Encrypted: s.Crypt.Enabled()}
+	defer func() {
+		if err == nil {
+			return
+		}
+		wctx := context.WithoutCancel(ctx)
+		var uerr error
+		if rep.ID == 0 {
+			uerr = insertFailed(wctx, s.DB, rep, sess.serverVersion, s.Now(), err)
+		} else {
+			uerr = markFailed(wctx, s.DB, rep.ID, s.Now(), err)
+		}
+		if uerr != nil {
+			log.Warn().Err(uerr).Int64("backup_id", rep.ID).Msg("could not record the failure")
+		}
+	}()
 
 	// The snapshot: pg_dump imports it, and the same transaction counts the
 	// rows the dump holds.
-	snapConn, err := s.DB.Acquire(ctx)
+	src, release, err := s.connect(ctx, sess, database)
 	if err != nil {
-		return nil, fail("snapshot", fault.Wrap(fault.Unavailable, err, "database unavailable"))
+		return nil, fail("connect", err)
 	}
-	defer snapConn.Release()
-	tx, err := snapConn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	defer release()
+	tx, err := src.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fail("snapshot", fault.Wrap(fault.Unavailable, err, "database unavailable"))
 	}
@@ -186,17 +295,10 @@ func (s *Service) Run(ctx context.Context) (_ *Report, err error) {
 	}
 
 	// The row is written after the snapshot: the dump does not hold it.
-	rep.ID, err = insertRun(ctx, lock, rep, serverVersion)
+	rep.ID, err = insertRun(ctx, sess.lock, rep, sess.serverVersion)
 	if err != nil {
 		return nil, fail("snapshot", fault.Wrap(fault.Unavailable, err, "database unavailable"))
 	}
-	defer func() {
-		if err != nil {
-			if uerr := markFailed(context.WithoutCancel(ctx), s.DB, rep.ID, s.Now(), err); uerr != nil {
-				log.Warn().Err(uerr).Int64("backup_id", rep.ID).Msg("could not record the failure")
-			}
-		}
-	}()
 
 	type counted struct {
 		rows map[string]int64
@@ -212,9 +314,12 @@ func (s *Service) Run(ctx context.Context) (_ *Report, err error) {
 	dumpStart := time.Now()
 	meta := map[string]string{
 		"database": database, "created": started.Format(time.RFC3339),
-		"format": Format, "server-version": serverVersion,
+		"format": Format, "server-version": sess.serverVersion,
 	}
-	d, err := s.dump(ctx, t, snapshot, rep.Key, meta)
+	if s.Crypt.Enabled() {
+		meta["encryption"] = "age"
+	}
+	d, err := s.dumpFrom(ctx, sess.tools, s.conn.withDatabase(database), snapshot, rep.Key, meta)
 	if err != nil {
 		stopCount()
 	}
@@ -239,7 +344,7 @@ func (s *Service) Run(ctx context.Context) (_ *Report, err error) {
 		Float64("seconds", rep.DumpSeconds).Msg("backup uploaded; verifying")
 
 	verifyStart := time.Now()
-	if err := s.verify(ctx, t, database, rep.Key, d.digest, c.rows); err != nil {
+	if err := s.verify(ctx, sess.tools, database, rep.Key, d.digest, c.rows); err != nil {
 		return nil, fail("verify", err)
 	}
 	rep.VerifySeconds = time.Since(verifyStart).Seconds()

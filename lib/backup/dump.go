@@ -84,20 +84,37 @@ type dumped struct {
 	dumpBytes int64
 }
 
-// dump streams pg_dump through zstd into the store under key:
+// dump streams pg_dump of DATABASE_URL's database into the store under key
+// (dumpFrom).
+func (s *Service) dump(ctx context.Context, t tools, snapshot, key string, meta map[string]string) (dumped, error) {
+	return s.dumpFrom(ctx, t, s.conn, snapshot, key, meta)
+}
+
+// dumpFrom streams pg_dump of the database of conn through zstd (and age,
+// when encryption is on) into the store under key:
 //
-//	pg_dump stdout -> zstd -> (sha256, size) -> io.Pipe -> Store.Put
+//	pg_dump stdout -> zstd -> [age] -> (sha256, size) -> io.Pipe -> Store.Put
 //
 // The pipe closes with EOF only once pg_dump exited cleanly, so a failed
 // dump never completes an object; Put asks for the metadata after EOF,
 // when the checksum is known.
-func (s *Service) dump(ctx context.Context, t tools, snapshot, key string, meta map[string]string) (dumped, error) {
+func (s *Service) dumpFrom(ctx context.Context, t tools, conn connInfo, snapshot, key string, meta map[string]string) (dumped, error) {
+	args := []string{"--format=custom", "--compress=0",
+		// A migration holding a table must not stall the run for an hour.
+		"--lock-wait-timeout=5min", "--no-password", "--dbname=" + conn.String()}
+	if snapshot != "" {
+		args = append(args, "--snapshot="+snapshot)
+	}
+	return s.stream(ctx, t.pgDump, "pg_dump", args, conn, key, meta)
+}
+
+// stream runs tool with args and stores its stdout, compressed (and
+// encrypted), under key.
+func (s *Service) stream(ctx context.Context, path, tool string, args []string, conn connInfo, key string, meta map[string]string) (dumped, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, t.pgDump, "--format=custom", "--compress=0", "--snapshot="+snapshot,
-		// A migration holding a table must not stall the run for an hour.
-		"--lock-wait-timeout=5min", "--no-password", "--dbname="+s.conn.String())
-	cmd.Env = s.conn.env()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = conn.env()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return dumped{}, err
@@ -105,7 +122,7 @@ func (s *Service) dump(ctx context.Context, t tools, snapshot, key string, meta 
 	stderr := &stderrTail{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		return dumped{}, fmt.Errorf("start pg_dump: %w", err)
+		return dumped{}, fmt.Errorf("start %s: %w", tool, err)
 	}
 
 	pr, pw := io.Pipe()
@@ -113,12 +130,12 @@ func (s *Service) dump(ctx context.Context, t tools, snapshot, key string, meta 
 	raw := &countingReader{r: stdout}
 	done := make(chan error, 1)
 	go func() {
-		err := compress(io.MultiWriter(sum, pw), raw)
+		err := s.Crypt.Seal(io.MultiWriter(sum, pw), func(w io.Writer) error { return compress(w, raw) })
 		if err != nil {
-			cancel() // pg_dump may be blocked writing to us
+			cancel() // the tool may be blocked writing to us
 		}
 		if werr := cmd.Wait(); err == nil && werr != nil {
-			err = &toolError{tool: "pg_dump", err: werr, stderr: stderr.summary()}
+			err = &toolError{tool: tool, err: werr, stderr: stderr.summary()}
 		}
 		pw.CloseWithError(err)
 		done <- err

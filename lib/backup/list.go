@@ -22,19 +22,30 @@ type Listed struct {
 	// object; Status is "" for an object the table does not know.
 	Status     string
 	VerifiedAt *time.Time
+	// Encrypted: the key ends in EncryptedSuffix.
+	Encrypted bool
 }
 
-// ParseKey splits a key made by Service.key into database and time.
+// ParseKey splits a key made by Service.key (or the globals' key) into
+// database and time; the globals' database is GlobalsName.
 func ParseKey(prefix, key string) (database string, at time.Time, ok bool) {
 	rest, ok := strings.CutPrefix(key, prefix)
 	if !ok {
 		return "", time.Time{}, false
 	}
 	db, file, ok := strings.Cut(rest, "/")
-	if !ok || !strings.HasPrefix(file, db+"-") || !strings.HasSuffix(file, KeySuffix) {
+	if !ok || !strings.HasPrefix(file, db+"-") {
 		return "", time.Time{}, false
 	}
-	at, err := time.Parse("20060102T150405Z", strings.TrimSuffix(strings.TrimPrefix(file, db+"-"), KeySuffix))
+	file = strings.TrimSuffix(file, EncryptedSuffix)
+	suffix := KeySuffix
+	if db == GlobalsName {
+		suffix = GlobalsSuffix
+	}
+	if !strings.HasSuffix(file, suffix) {
+		return "", time.Time{}, false
+	}
+	at, err := time.Parse("20060102T150405Z", strings.TrimSuffix(strings.TrimPrefix(file, db+"-"), suffix))
 	if err != nil {
 		return "", time.Time{}, false
 	}
@@ -56,7 +67,7 @@ func List(ctx context.Context, store objstore.Store, prefix string, rows map[str
 		if !ok {
 			continue
 		}
-		l := Listed{Key: o.Key, Database: db, Time: at, Size: o.Size}
+		l := Listed{Key: o.Key, Database: db, Time: at, Size: o.Size, Encrypted: strings.HasSuffix(o.Key, EncryptedSuffix)}
 		info, err := store.Head(ctx, o.Key)
 		if err != nil {
 			return nil, fmt.Errorf("head %s: %w", o.Key, err)

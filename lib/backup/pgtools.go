@@ -71,11 +71,14 @@ func (c connInfo) env() []string {
 	return out
 }
 
-// tools are pg_dump and pg_restore of the server's major version.
+// tools are pg_dump and pg_restore of the server's major version, and
+// pg_dumpall beside them (checked when the globals are dumped: a folder
+// without it still makes and restores dumps).
 type tools struct {
 	major     int
 	pgDump    string
 	pgRestore string
+	pgDumpall string
 }
 
 var toolVersion = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
@@ -100,7 +103,7 @@ func findTools(ctx context.Context, serverVersionNum int, override string) (tool
 	}
 	var seen []string
 	for _, dir := range dirs {
-		t := tools{pgDump: filepath.Join(dir, "pg_dump"), pgRestore: filepath.Join(dir, "pg_restore")}
+		t := tools{pgDump: filepath.Join(dir, "pg_dump"), pgRestore: filepath.Join(dir, "pg_restore"), pgDumpall: filepath.Join(dir, "pg_dumpall")}
 		if _, err := os.Stat(t.pgRestore); err != nil {
 			seen = append(seen, dir+": no pg_restore")
 			continue

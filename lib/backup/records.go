@@ -25,6 +25,25 @@ func insertRun(ctx context.Context, db execer, rep *Report, serverVersion string
 	return id, err
 }
 
+// insertFailed records a run of one database that failed before its row
+// was written (the database could not be reached), so its failure counts
+// like any other: in the metrics, the listing and the last-run status.
+func insertFailed(ctx context.Context, db execer, rep *Report, serverVersion string, now time.Time, cause error) error {
+	_, err := db.Exec(ctx, `
+		INSERT INTO backups (database_name, store, object_key, status, server_version, started_at, finished_at, error)
+		VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7)`,
+		rep.Database, rep.Store, rep.Key, serverVersion, rep.StartedAt, now, errorText(cause))
+	return err
+}
+
+func errorText(cause error) string {
+	msg := cause.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000] + "…"
+	}
+	return msg
+}
+
 // markInterrupted fails the runs that never recorded an outcome (the
 // process died); the caller holds the lock, so none is still going.
 func markInterrupted(ctx context.Context, db execer, database string, now time.Time) (int64, error) {
@@ -36,11 +55,7 @@ func markInterrupted(ctx context.Context, db execer, database string, now time.T
 }
 
 func markFailed(ctx context.Context, db execer, id int64, now time.Time, cause error) error {
-	msg := cause.Error()
-	if len(msg) > 2000 {
-		msg = msg[:2000] + "…"
-	}
-	_, err := db.Exec(ctx, `UPDATE backups SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1`, id, now, msg)
+	_, err := db.Exec(ctx, `UPDATE backups SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1`, id, now, errorText(cause))
 	return err
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/lang"
 	"github.com/harborstays/concierge/lib/llm"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/replies"
@@ -112,7 +113,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 type conversation struct {
-	inbox    *int64
+	inbox *int64
+	// language: the guest's language detected from earlier messages;
+	// hint: Chatwoot's (browser_language). Either may be nil.
+	language *string
+	hint     *string
 	guestID  *string // proven; nil for a stranger or an unproven claim
 	status   *string
 	handedAt *time.Time
@@ -124,9 +129,10 @@ type conversation struct {
 
 func (a *Answerer) load(ctx context.Context, account, id int64) (conversation, error) {
 	var c conversation
-	err := a.DB.QueryRow(ctx, `SELECT inbox_id, guest_id, status, handed_off_at, claimed_guest_id, verified_by, verify_asked_message_id
+	err := a.DB.QueryRow(ctx, `SELECT inbox_id, guest_id, status, handed_off_at, claimed_guest_id, verified_by, verify_asked_message_id,
+			language, language_hint
 		FROM conversations WHERE account_id = $1 AND id = $2`, account, id).Scan(&c.inbox, &c.guestID, &c.status, &c.handedAt,
-		&c.claimed, &c.proof, &c.asked)
+		&c.claimed, &c.proof, &c.asked, &c.language, &c.hint)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, fault.New(fault.NotFound, "no conversation %d:%d", account, id)
 	}
@@ -229,6 +235,10 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 			voiceErr = m.voiceErr
 		}
 	}
+	l, err := a.language(ctx, account, id, c, strings.Join(q, "\n"))
+	if err != nil {
+		return nil, err
+	}
 	guestID := deref(c.guestID)
 	var v verification
 	if guestID == "" && c.asked != nil {
@@ -255,21 +265,21 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 	var res answer.Result
 	switch {
 	case v.verdict == exhausted:
-		res = answer.Result{Handoff: true, Reason: v.reason}
+		res = answer.Result{Handoff: true, Reason: v.reason, Language: l}
 	case v.verdict == mismatch:
-		res = answer.Result{Text: fmt.Sprintf(mismatchText, v.left, plural(v.left)), Language: "en", Reason: "identity check failed"}
+		res = answer.Result{Text: lang.Mismatch(l, v.left), Language: l, Reason: "identity check failed"}
 	case v.verdict == verified && len(q) == 0:
-		res = answer.Result{Text: verifiedText + " How can I help?", Language: "en", Reason: "identity verified"}
+		res = answer.Result{Text: lang.Verified.In(l) + " " + lang.HowCanIHelp.In(l), Language: l, Reason: "identity verified"}
 	case len(q) == 0 && voiceErr != "" && voice.GuestFixable(voiceErr):
 		// Only an unreadable voice message: say so, in text.
-		res = answer.Result{Text: voice.Explain(voiceErr), Language: "en", Reason: voiceErr}
+		res = answer.Result{Text: explainVoice(l, voiceErr), Language: l, Reason: voiceErr}
 	case voiceErr != "" && !voice.GuestFixable(voiceErr):
 		// Even beside a typed question: a person should hear what the
 		// voice message said.
-		res = answer.Result{Handoff: true, Reason: "the guest's voice message could not be transcribed (" + voiceErr + ")"}
+		res = answer.Result{Handoff: true, Reason: "the guest's voice message could not be transcribed (" + voiceErr + ")", Language: l}
 	default:
 		res = a.Engine.Answer(ctx, answer.Request{Question: strings.Join(q, "\n"), History: history, Access: access, Now: now,
-			MayRetry: job.Attempt < a.Attempts, Unverified: guestID == "", Identity: identityNote(c, guestID)})
+			MayRetry: job.Attempt < a.Attempts, Unverified: guestID == "", Identity: identityNote(c, guestID), Language: l})
 		if res.Retry != nil {
 			why := "the model or the index is unavailable; the answer is retried"
 			if errors.Is(res.Retry, llm.ErrMisconfigured) {
@@ -280,10 +290,10 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 		if voiceErr != "" && !res.Handoff {
 			// The typed question is answered; the voice message's problem
 			// is said too, so it is not silently skipped.
-			res.Text += "\n\n" + voice.Explain(voiceErr)
+			res.Text += "\n\n" + explainVoice(l, voiceErr)
 		}
 		if v.verdict == verified && !res.Handoff {
-			res.Text = verifiedText + "\n\n" + res.Text
+			res.Text = lang.Verified.In(l) + "\n\n" + res.Text
 		}
 	}
 	// Tell the guest a person will reply only where the bot speaks to
@@ -416,17 +426,30 @@ func (a *Answerer) store(ctx context.Context, account, conv, inboundID int64, mo
 	return queued, nil
 }
 
-// Texts of the identity check.
-const (
-	mismatchText = "I couldn't match that confirmation code and last name to a booking. Please check both and send them again (%d attempt%s left)."
-	verifiedText = "Thank you, your booking is confirmed."
-)
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
+// language decides what the reply is written in (lang.Choose): what the
+// guest's pending messages are written in, else the conversation's earlier
+// language, then Chatwoot's hint, then English. A detected language is
+// kept for the conversation's next short message.
+func (a *Answerer) language(ctx context.Context, account, conv int64, c conversation, text string) (string, error) {
+	l, fromText := lang.Choose(text, deref(c.language), deref(c.hint))
+	if fromText && l != deref(c.language) {
+		if _, err := a.DB.Exec(ctx, `UPDATE conversations SET language = $3, updated_at = now() WHERE account_id = $1 AND id = $2`,
+			account, conv, l); err != nil {
+			return "", fault.Wrap(fault.Unavailable, fmt.Errorf("record conversation language: %w", err), "database unavailable")
+		}
+		logging.From(ctx).Debug().Str("language", l).Msg("conversation language detected")
 	}
-	return "s"
+	return l, nil
+}
+
+// explainVoice says why a voice message was not heard: in English with
+// the reason (lib/voice), in the other languages without it, since the
+// reason is English free text.
+func explainVoice(l, voiceErr string) string {
+	if l == lang.EN {
+		return voice.Explain(voiceErr)
+	}
+	return lang.VoiceUnreadable.In(l)
 }
 
 // ask records that the guest was asked to prove who they are: their next

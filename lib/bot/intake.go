@@ -14,6 +14,7 @@ import (
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/lang"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/voice"
 	"github.com/harborstays/concierge/lib/webhook"
@@ -116,12 +117,13 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 			Name: "conv",
 			// A proven link is never replaced by a later event: only proof
 			// sets guest_id, and the first proof stands.
-			SQL: `INSERT INTO conversations (account_id, id, inbox_id, contact_id, guest_id, verified_by, claimed_guest_id, status, channel)
+			SQL: `INSERT INTO conversations (account_id, id, inbox_id, contact_id, guest_id, verified_by, claimed_guest_id, status, channel, language_hint)
 			SELECT @account, @conv_id, NULLIF(@inbox::bigint, 0), NULLIF(@contact::bigint, 0), NULLIF(@guest, ''), NULLIF(@proof, ''),
-				NULLIF(@claimed, ''), NULLIF(@status, ''), NULLIF(@channel, '')
+				NULLIF(@claimed, ''), NULLIF(@status, ''), NULLIF(@channel, ''), NULLIF(@language_hint, '')
 			WHERE EXISTS (SELECT 1 FROM ev)
 			ON CONFLICT (account_id, id) DO UPDATE SET
 				channel = COALESCE(EXCLUDED.channel, conversations.channel),
+				language_hint = COALESCE(EXCLUDED.language_hint, conversations.language_hint),
 				inbox_id = COALESCE(EXCLUDED.inbox_id, conversations.inbox_id),
 				contact_id = COALESCE(EXCLUDED.contact_id, conversations.contact_id),
 				verified_by = CASE WHEN conversations.guest_id IS NULL THEN EXCLUDED.verified_by ELSE conversations.verified_by END,
@@ -130,7 +132,8 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 				status = COALESCE(EXCLUDED.status, conversations.status), updated_at = now()
 			RETURNING status, handed_off_at`,
 			Args: map[string]any{"account": account, "conv_id": convID, "inbox": inbox, "contact": contact, "guest": who.Guest,
-				"proof": string(who.Proof), "claimed": who.Claimed, "status": string(c.Status), "channel": c.Channel},
+				"proof": string(who.Proof), "claimed": who.Claimed, "status": string(c.Status), "channel": c.Channel,
+				"language_hint": languageHint(c)},
 		},
 		{
 			Name: "msg",
@@ -162,6 +165,14 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 		},
 	}
 	return writes, nil
+}
+
+// languageHint is the language Chatwoot reports for the conversation (the
+// web widget's browser_language, such as "es" or "pt-BR") when the
+// assistant speaks it; "" otherwise. Messages decide once they tell.
+func languageHint(c chatwoot.Conversation) string {
+	s, _ := c.AdditionalAttributes["browser_language"].(string)
+	return lang.Normalize(s)
 }
 
 // hasAudio reports whether a message carries a voice note.

@@ -25,7 +25,7 @@ var (
 	DiscloseBefore = config.Register(config.Setting{Name: "SECRETS_DISCLOSE_BEFORE", Default: "24h",
 		Help: "door codes, Wi-Fi and the exact address are shared from this long before check-in until check-out", Used: "llm-query"})
 	Topics = config.Register(config.Setting{Name: "HANDOFF_TOPICS", Default: answer.DefaultTopics,
-		Help: "restricted topics handed to a person: name:keyword|keyword;... (* = any ending); default in lib/answer/policy.go", Used: "llm-query"})
+		Help: "restricted topics handed to a person: name:keyword|keyword;... (* = any ending, a leading * any beginning; the first topic matched names the hand-off); default in lib/answer/policy.go", Used: "llm-query"})
 	PersonWords = config.Register(config.Setting{Name: "HANDOFF_PERSON_WORDS", Default: answer.DefaultPerson,
 		Help: "ways of asking for a person: keyword|keyword; default in lib/answer/policy.go", Used: "llm-query"})
 	SecretWords = config.Register(config.Setting{Name: "SECRET_QUESTION_WORDS", Default: answer.DefaultSecrets,

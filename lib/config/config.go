@@ -233,6 +233,12 @@ func (c *Config) URL(s *Setting) string {
 	return strings.TrimRight(v, "/")
 }
 
+// Reject records that s holds a value its reader cannot use (a key too
+// short), so the start-up message names the setting like any other.
+func (c *Config) Reject(s *Setting, format string, args ...any) {
+	c.fail(s, format, args...)
+}
+
 // Err returns every problem found so far, joined, or nil.
 func (c *Config) Err() error {
 	if len(c.errs) == 0 {

@@ -11,6 +11,7 @@ var (
 	GatewayURL       = Register(Setting{Name: "GATEWAY_URL", Default: "http://gateway:8080", Help: "OpenFaaS gateway for async invocations", Used: "hooks, steps"})
 	MaxBodyBytes     = Register(Setting{Name: "MAX_BODY_BYTES", Default: "1048576", Help: "largest request body accepted (413 above)", Used: "all"})
 	PhoneRegion      = Register(Setting{Name: "DEFAULT_PHONE_REGION", Default: "US", Help: "region for phone numbers written without a country code", Used: "hooks"})
+	JobSigningKey    = Register(Setting{Name: "JOB_SIGNING_KEY", Secret: "job-signing-key", Help: "HMAC key (32+ characters) that signs job invocations between functions; comma-separated to rotate: the first signs, every one verifies (make run generates one per run)", Used: "hooks, steps, redrive, concierge replay"})
 
 	AircallTokens = Register(Setting{Name: "AIRCALL_WEBHOOK_TOKEN", Secret: "aircall-webhook-token", Help: "Aircall webhook token(s), comma-separated to allow rotation", Used: "aircall-hook"})
 

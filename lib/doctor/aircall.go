@@ -35,7 +35,3 @@ func (d *Doctor) aircallAPI(ctx context.Context, cfg *config.Config) Result {
 	}
 	return Failed(err.Error(), "AIRCALL_API_URL: check that "+hostOf(base)+" answers from here")
 }
-
-func (d *Doctor) guestyAPI(context.Context, *config.Config) Result {
-	return Skipped("not used by this build yet (issue 12): Guesty reaches Concierge by webhooks only")
-}

@@ -153,7 +153,7 @@ func TestNothingConfigured(t *testing.T) {
 	}
 	want(t, res, "postgres", Skip, "local default in use: make run's own cluster", "")
 	want(t, res, "backup bucket", Skip, "local default in use: folder BACKUP_DIR=.data/backups", "")
-	want(t, res, "guesty api", Skip, "issue 12", "")
+	want(t, res, "guesty api", Skip, "local default in use: no Guesty API", "")
 	want(t, res, "qdrant payload indexes", Skip, "not checked: QDRANT_URL unset", "")
 }
 

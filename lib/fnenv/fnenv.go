@@ -42,6 +42,9 @@ type Env struct {
 	MaxBody int64
 	// Now is the clock; tests replace it to check tolerance windows.
 	Now func() time.Time
+	// JobKeys sign and verify job invocations (Invoker signs with them);
+	// nil when JOB_SIGNING_KEY is not set (see RequireJobKeys).
+	JobKeys *jobs.Keys
 
 	redactor *logging.Redactor
 }
@@ -99,9 +102,24 @@ func Open(ctx context.Context, o Options) (*Env, error) {
 	if env.Invoker == nil {
 		env.Invoker = invoke.NewGateway(cfg.URL(config.GatewayURL))
 	}
+	// Read before the redactor is made, so it scrubs the key from logs.
+	env.JobKeys = jobs.KeysFrom(cfg)
+	env.Invoker = jobs.WithKeys(env.Invoker, env.JobKeys)
 	env.redactor = logging.NewRedactor(o.LogOutput, cfg.SecretValues()...)
 	env.Log = logging.New(o.Name, env.redactor, level)
 	return env, cfg.Err()
+}
+
+// RequireJobKeys returns the job-signing keys for a function that runs or
+// invokes jobs: without them it records a configuration error naming the
+// setting, so such a function stops at start instead of sending or taking
+// invocations every step refuses. Functions that do neither (backup,
+// purge) do not call it and need no key.
+func (e *Env) RequireJobKeys() *jobs.Keys {
+	if e.JobKeys == nil {
+		e.Config.Require(config.JobSigningKey)
+	}
+	return e.JobKeys
 }
 
 // Build opens an Env and runs ctor; the logger learns any secret ctor read.

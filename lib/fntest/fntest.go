@@ -7,6 +7,7 @@ package fntest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,7 +22,13 @@ import (
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/jobs"
 )
+
+// JobKey is the job-signing key of every harness in the test binary (unless
+// its env sets JOB_SIGNING_KEY): random, so no test passes by a key known
+// in advance, and checked for in the logs like the fixture secrets.
+var JobKey = jobs.RandomKey()
 
 // logSink collects every function log line of the test binary.
 var logSink = &syncBuffer{}
@@ -61,7 +68,7 @@ func Main(m interface{ Run() int }) int {
 // Leaks lists the fixture secrets and PII values that occur in logs.
 func Leaks(logs string) []string {
 	var out []string
-	for _, s := range append(append([]string{}, fixtures.Secrets...), fixtures.PII...) {
+	for _, s := range append(append([]string{JobKey}, fixtures.Secrets...), fixtures.PII...) {
 		if strings.Contains(logs, s) {
 			out = append(out, fmt.Sprintf("%q", s[:min(4, len(s))]+"…"))
 		}
@@ -134,6 +141,8 @@ type Harness struct {
 	Invoked *Recorder
 	Clock   *Clock
 	Env     *fnenv.Env
+	// Name is the function's name, which its job invocations are signed for.
+	Name string
 }
 
 // Start builds the function with ctor against a fresh database and serves
@@ -148,11 +157,11 @@ func Start(t testing.TB, name string, ctor fnenv.Constructor, env map[string]str
 // StartWith is Start on an existing database.
 func StartWith(t testing.TB, d *dbtest.DB, name string, ctor fnenv.Constructor, env map[string]string) *Harness {
 	t.Helper()
-	vars := map[string]string{"SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "debug", "MAX_BODY_BYTES": "65536"}
+	vars := map[string]string{"SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "debug", "MAX_BODY_BYTES": "65536", "JOB_SIGNING_KEY": JobKey}
 	for k, v := range env {
 		vars[k] = v
 	}
-	h := &Harness{DB: d, Invoked: &Recorder{}, Clock: &Clock{}}
+	h := &Harness{Name: name, DB: d, Invoked: &Recorder{}, Clock: &Clock{}}
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	fn, e, err := fnenv.Build(context.Background(), fnenv.Options{
 		Name: name, Lookup: lookup, LogOutput: logSink, DB: d.Pool, Invoker: h.Invoked, Now: h.Clock.Now,
@@ -190,6 +199,32 @@ func (h *Harness) Do(t testing.TB, method string, body []byte, header http.Heade
 func (h *Harness) Post(t testing.TB, body []byte, header http.Header) (int, string) {
 	t.Helper()
 	return h.Do(t, http.MethodPost, body, header)
+}
+
+// PostJob posts body as a job invocation, signed for the function the way
+// jobs.Invoke signs: what the queue-worker delivers.
+func (h *Harness) PostJob(t testing.TB, body []byte, header http.Header) (int, string) {
+	t.Helper()
+	hd := header.Clone()
+	if hd == nil {
+		hd = http.Header{}
+	}
+	if h.Env.JobKeys == nil {
+		t.Fatalf("%s: no job-signing key to sign with", h.Name)
+	}
+	h.Env.JobKeys.Sign(hd, h.Name, body)
+	return h.Post(t, body, hd)
+}
+
+// RunJob invokes job j as jobs.Invoke would (message body, X-Job-Id,
+// signature) and returns the status and body.
+func (h *Harness) RunJob(t testing.TB, j jobs.Job) (int, string) {
+	t.Helper()
+	body, err := json.Marshal(jobs.Message{JobID: j.ID, Kind: j.Kind, Subject: j.Subject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.PostJob(t, body, http.Header{jobs.JobIDHeader: {j.ID}, "Content-Type": {"application/json"}})
 }
 
 // Knowledge writes a small shared-knowledge folder (house policies and an

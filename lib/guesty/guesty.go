@@ -7,6 +7,7 @@ package guesty
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ type Envelope struct {
 	ReservationID string          `json:"reservationId"`
 	ListingID     string          `json:"listingId"`
 	GuestID       string          `json:"guestId"`
+	// PublishedAt is when Guesty published a v2 event: it orders what the
+	// event carries against whole reservations (lastUpdatedAt).
+	// Read leniently: a delivery is never refused for its timestamp.
+	PublishedAt string `json:"publishedAt"`
 }
 
 // Reservation holds the reservation fields Concierge uses.
@@ -169,7 +174,7 @@ func (h *Hook) parse(body []byte) (parsed, error) {
 		if err != nil {
 			return p, err
 		}
-		p.writes = []webhook.Write{leanReservationWrite(r, raw)}
+		p.writes = []webhook.Write{leanReservationWrite(r, raw, instant(env.PublishedAt))}
 	case "listing.new", "listing.updated":
 		var l Listing
 		if err := sub("listing", env.Listing, &l); err != nil {
@@ -229,11 +234,16 @@ func firstID(raw json.RawMessage, fallback string) string {
 }
 
 // leanReservation reads the id (and whatever fields) a v2 event carries.
-// Integrators disagree on the inner shape, so every known place is tried.
+// Integrators disagree on the inner shape — data.reservationId beside
+// data.reservation._id, data.reservation.id, data.id with the fields in
+// data — so every known place is tried, and a status is read wherever it
+// sits: a cancellation must not be lost to a shape.
 func leanReservation(env Envelope) (Reservation, json.RawMessage, error) {
 	var data struct {
 		ReservationID string          `json:"reservationId"`
-		ID            string          `json:"_id"`
+		UnderscoreID  string          `json:"_id"`
+		ID            string          `json:"id"`
+		Status        string          `json:"status"`
 		Reservation   json.RawMessage `json:"reservation"`
 	}
 	if len(env.Data) > 0 {
@@ -242,19 +252,23 @@ func leanReservation(env Envelope) (Reservation, json.RawMessage, error) {
 		}
 	}
 	raw := data.Reservation
-	if len(raw) == 0 {
+	if len(raw) == 0 || string(raw) == "null" {
 		raw = env.Reservation
 	}
-	if len(raw) == 0 && data.ID != "" {
+	if (len(raw) == 0 || string(raw) == "null") && (data.UnderscoreID != "" || data.ID != "") {
 		raw = env.Data
 	}
 	var r Reservation
+	var plainID struct {
+		ID string `json:"id"`
+	}
 	if len(raw) > 0 && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return r, nil, fault.Field("data.reservation", "malformed: %v", err)
 		}
+		_ = json.Unmarshal(raw, &plainID)
 	}
-	for _, id := range []string{r.ID, data.ReservationID, data.ID, env.ReservationID} {
+	for _, id := range []string{r.ID, plainID.ID, data.ReservationID, data.UnderscoreID, data.ID, env.ReservationID} {
 		if id != "" {
 			r.ID = id
 			break
@@ -263,13 +277,16 @@ func leanReservation(env Envelope) (Reservation, json.RawMessage, error) {
 	if r.ID == "" {
 		return r, nil, fault.Field("data.reservationId", "is required")
 	}
+	if r.Status == "" {
+		r.Status = data.Status
+	}
 	if err := endpoint.Validate(r); err != nil {
 		if fe, ok := err.(*fault.Error); ok && fe.Field != "" {
 			fe.Field = "data.reservation." + fe.Field
 		}
 		return r, nil, err
 	}
-	if len(raw) == 0 {
+	if len(raw) == 0 || string(raw) == "null" {
 		raw = json.RawMessage(`{}`)
 	}
 	return r, raw, nil
@@ -350,12 +367,18 @@ func (h *Hook) reservationWrites(r Reservation, raw json.RawMessage) []webhook.W
 		Name: "reservation",
 		SQL: `INSERT INTO reservations (id, confirmation_code, status, listing_id, guest_id, check_in, check_out,
 			check_in_local, check_out_local, planned_arrival, planned_departure, guests_count, nights_count,
-			source, raw, needs_refresh, source_updated_at)
+			source, raw, needs_refresh, source_updated_at, status_at)
 		SELECT @id, @code, @status, @listing_id, @guest_id, @check_in, @check_out, @check_in_local, @check_out_local,
-			@arrival, @departure, @guests_count, @nights_count, @res_source, @raw, false, @updated
+			@arrival, @departure, @guests_count, @nights_count, @res_source, @raw, false, @updated, @updated
 		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
-			confirmation_code = EXCLUDED.confirmation_code, status = EXCLUDED.status,
+			confirmation_code = EXCLUDED.confirmation_code,
+			-- A status a v2 event decided after this version of the
+			-- reservation (a cancellation) stands.
+			status = CASE WHEN reservations.status_at IS NOT NULL AND (EXCLUDED.source_updated_at IS NULL
+				OR EXCLUDED.source_updated_at < reservations.status_at) THEN reservations.status ELSE EXCLUDED.status END,
+			status_at = CASE WHEN reservations.status_at IS NOT NULL AND (EXCLUDED.source_updated_at IS NULL
+				OR EXCLUDED.source_updated_at < reservations.status_at) THEN reservations.status_at ELSE EXCLUDED.source_updated_at END,
 			listing_id = EXCLUDED.listing_id, guest_id = EXCLUDED.guest_id, check_in = EXCLUDED.check_in,
 			check_out = EXCLUDED.check_out, check_in_local = EXCLUDED.check_in_local,
 			check_out_local = EXCLUDED.check_out_local, planned_arrival = EXCLUDED.planned_arrival,
@@ -400,35 +423,55 @@ func (h *Hook) reservationWrites(r Reservation, raw json.RawMessage) []webhook.W
 	return out
 }
 
-// leanReservationWrite stores what a lean v2 event carries, never erasing a
-// field it does not carry, and flags the row for a refresh from the API.
-func leanReservationWrite(r Reservation, raw json.RawMessage) webhook.Write {
-	args := reservationArgs(r)
-	args["raw"] = []byte(raw)
-	return webhook.Write{
-		Name: "reservation",
-		SQL: `INSERT INTO reservations (id, confirmation_code, status, listing_id, guest_id, check_in, check_out,
-			check_in_local, check_out_local, planned_arrival, planned_departure, guests_count, nights_count, raw, needs_refresh)
+// leanColumns are the reservation columns a lean v2 event may carry.
+var leanColumns = []struct{ column, arg string }{
+	{"confirmation_code", "code"}, {"listing_id", "listing_id"}, {"guest_id", "guest_id"},
+	{"check_in", "check_in"}, {"check_out", "check_out"}, {"check_in_local", "check_in_local"},
+	{"check_out_local", "check_out_local"}, {"planned_arrival", "arrival"}, {"planned_departure", "departure"},
+	{"guests_count", "guests_count"}, {"nights_count", "nights_count"},
+}
+
+// leanReservationSQL upserts what a lean v2 event carries. Fields are
+// applied only when the event is not older than the whole reservation
+// stored (its lastUpdatedAt), and never erased; the status is applied when
+// the event is not older than whatever decided the stored status, and
+// stamps status_at, so a whole reservation fetched before a cancellation
+// cannot undo it. The row is flagged for a refresh from the API.
+var leanReservationSQL = func() string {
+	const at = "COALESCE(@event_at::timestamptz, now())"
+	fresh := "(reservations.source_updated_at IS NULL OR " + at + " >= reservations.source_updated_at)"
+	statusWins := "(EXCLUDED.status IS NOT NULL AND (reservations.status_at IS NULL OR " + at + " >= reservations.status_at))"
+	var set strings.Builder
+	for _, c := range leanColumns {
+		fmt.Fprintf(&set, "\t\t\t%[1]s = CASE WHEN %[2]s THEN COALESCE(EXCLUDED.%[1]s, reservations.%[1]s) ELSE reservations.%[1]s END,\n", c.column, fresh)
+	}
+	return `INSERT INTO reservations (id, confirmation_code, status, listing_id, guest_id, check_in, check_out,
+			check_in_local, check_out_local, planned_arrival, planned_departure, guests_count, nights_count, raw,
+			needs_refresh, status_at)
 		SELECT @id, @code, @status, @listing_id, @guest_id, @check_in, @check_out, @check_in_local, @check_out_local,
-			@arrival, @departure, @guests_count, @nights_count, @raw, true
+			@arrival, @departure, @guests_count, @nights_count, @raw, true,
+			CASE WHEN @status::text IS NULL THEN NULL ELSE ` + at + ` END
 		WHERE EXISTS (SELECT 1 FROM ev)
 		ON CONFLICT (id) DO UPDATE SET
-			confirmation_code = COALESCE(EXCLUDED.confirmation_code, reservations.confirmation_code),
-			status = COALESCE(EXCLUDED.status, reservations.status),
-			listing_id = COALESCE(EXCLUDED.listing_id, reservations.listing_id),
-			guest_id = COALESCE(EXCLUDED.guest_id, reservations.guest_id),
-			check_in = COALESCE(EXCLUDED.check_in, reservations.check_in),
-			check_out = COALESCE(EXCLUDED.check_out, reservations.check_out),
-			check_in_local = COALESCE(EXCLUDED.check_in_local, reservations.check_in_local),
-			check_out_local = COALESCE(EXCLUDED.check_out_local, reservations.check_out_local),
-			planned_arrival = COALESCE(EXCLUDED.planned_arrival, reservations.planned_arrival),
-			planned_departure = COALESCE(EXCLUDED.planned_departure, reservations.planned_departure),
-			guests_count = COALESCE(EXCLUDED.guests_count, reservations.guests_count),
-			nights_count = COALESCE(EXCLUDED.nights_count, reservations.nights_count),
+` + set.String() + `			status = CASE WHEN ` + statusWins + ` THEN EXCLUDED.status ELSE reservations.status END,
+			status_at = CASE WHEN ` + statusWins + ` THEN ` + at + ` ELSE reservations.status_at END,
 			needs_refresh = true, updated_at = now()
-		` + reservationReturning,
+		` + reservationReturning + `, 'reservation:' || id AS fetch_subject`
+}()
+
+// leanReservationWrite stores what a lean v2 event carries (see
+// leanReservationSQL) and queues guesty-fetch for the whole reservation,
+// besides the re-index and contact sync of any event: a cancellation
+// reaches the stay's policy and its document at once, not after the fetch.
+func leanReservationWrite(r Reservation, raw json.RawMessage, published *time.Time) webhook.Write {
+	args := reservationArgs(r)
+	args["raw"] = []byte(raw)
+	args["event_at"] = published
+	return webhook.Write{
+		Name: "reservation",
+		SQL:  leanReservationSQL,
 		Args: args,
-		Jobs: reservationJobs,
+		Jobs: append(append([]webhook.JobFrom{}, reservationJobs...), webhook.JobFrom{Kind: jobs.GuestyFetch, Column: "fetch_subject"}),
 	}
 }
 

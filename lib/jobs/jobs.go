@@ -34,6 +34,10 @@ var (
 	// TranscribeCall: stt transcribes a call's recording when Aircall sent
 	// no transcript (subject call:<id>).
 	TranscribeCall = Kind{Name: "transcribe-call", Function: "stt"}
+	// GuestyFetch: guesty-fetch reads a reservation, listing or guest from
+	// the Guesty Open API and stores it as a webhook would have (subject
+	// reservation:<id>, listing:<id>, guest:<id>); lean v2 events queue it.
+	GuestyFetch = Kind{Name: "guesty-fetch", Function: "guesty-fetch"}
 )
 
 // JobIDHeader carries the job id on an async invocation.
@@ -121,7 +125,10 @@ type Invoker interface {
 
 // Invoke starts job j's function asynchronously with the message and the
 // X-Job-Id and X-Trace-Id headers every step expects. Dispatch, redrive and
-// replay all invoke through it.
+// replay all invoke through it. A KeyedInvoker's invocation is signed here,
+// anew each time, so a redriven job carries a fresh timestamp; an Invoker
+// without keys (a test double that reaches no step) sends it unsigned,
+// which every step refuses.
 func Invoke(ctx context.Context, inv Invoker, j Job) error {
 	body, _ := json.Marshal(Message{JobID: j.ID, Kind: j.Kind, Subject: j.Subject})
 	h := http.Header{}
@@ -129,6 +136,13 @@ func Invoke(ctx context.Context, inv Invoker, j Job) error {
 	h.Set(JobIDHeader, j.ID)
 	if j.TraceID != "" {
 		h.Set(logging.TraceHeader, j.TraceID)
+	}
+	if ki, ok := inv.(KeyedInvoker); ok {
+		keys := ki.JobKeys()
+		if keys == nil {
+			return fmt.Errorf("invoke %s: %w", j.Function, ErrNoKeys)
+		}
+		keys.Sign(h, j.Function, body)
 	}
 	return inv.Async(ctx, j.Function, body, h)
 }

@@ -31,6 +31,9 @@ var (
 	// ErrNotDue: the job must not start yet (EnqueueAfter); redrive
 	// invokes it once due.
 	ErrNotDue = errors.New("job is not due yet")
+	// ErrWrongKind: the job row is of another kind than the invocation
+	// names; it is not claimed, whoever signed the invocation.
+	ErrWrongKind = errors.New("job row is of another kind")
 )
 
 // Policy bounds retries.
@@ -70,27 +73,44 @@ type Claimed struct {
 // running one whose lease expired. It returns ErrFinished or ErrBusy when
 // the invocation must do nothing.
 func Start(ctx context.Context, db *pgxpool.Pool, id string, p Policy) (Claimed, error) {
+	return start(ctx, db, id, "", p)
+}
+
+// StartKind is Start for an invocation that names the job's kind: a row of
+// another kind is left alone (ErrWrongKind). A step runs the row it claims,
+// so the kind its invocation was checked against must be the row's.
+func StartKind(ctx context.Context, db *pgxpool.Pool, id, kind string, p Policy) (Claimed, error) {
+	if kind == "" {
+		return Claimed{}, ErrWrongKind
+	}
+	return start(ctx, db, id, kind, p)
+}
+
+// start claims job id; kind, when not empty, must be the row's.
+func start(ctx context.Context, db *pgxpool.Pool, id, kind string, p Policy) (Claimed, error) {
 	var c Claimed
 	err := db.QueryRow(ctx, `
 		UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(),
 			next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
-		WHERE id = $1 AND (not_before IS NULL OR not_before <= now())
+		WHERE id = $1 AND ($3 = '' OR kind = $3) AND (not_before IS NULL OR not_before <= now())
 			AND (status IN ('pending', 'retrying') OR (status = 'running' AND next_attempt_at <= now()))
 		RETURNING id::text, kind, function, subject, COALESCE(trace_id, ''), attempts`,
-		id, p.Lease.Seconds()).Scan(&c.ID, &c.Kind, &c.Function, &c.Subject, &c.TraceID, &c.Attempt)
+		id, p.Lease.Seconds(), kind).Scan(&c.ID, &c.Kind, &c.Function, &c.Subject, &c.TraceID, &c.Attempt)
 	if err == nil {
 		return c, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return c, fault.Wrap(fault.Unavailable, fmt.Errorf("start job %s: %w", id, err), "database unavailable")
 	}
-	var status string
+	var status, rowKind string
 	var due bool
-	switch err := db.QueryRow(ctx, "SELECT status, not_before IS NULL OR not_before <= now() FROM jobs WHERE id = $1", id).Scan(&status, &due); {
+	switch err := db.QueryRow(ctx, "SELECT status, kind, not_before IS NULL OR not_before <= now() FROM jobs WHERE id = $1", id).Scan(&status, &rowKind, &due); {
 	case errors.Is(err, pgx.ErrNoRows):
 		return c, fault.New(fault.NotFound, "no job %s", id)
 	case err != nil:
 		return c, fault.Wrap(fault.Unavailable, err, "database unavailable")
+	case kind != "" && rowKind != kind:
+		return c, ErrWrongKind
 	case status == StatusDone || status == StatusFailed:
 		return c, ErrFinished
 	case !due:

@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 )
 
@@ -47,6 +48,11 @@ type Options struct {
 	// Extra serves more routes beside the OpenFaaS ones, keyed by
 	// http.ServeMux pattern (e.g. "GET /outbox").
 	Extra map[string]http.Handler
+	// JobKeys sign the jobs invoked through Async (jobs.Invoke), as the
+	// functions' own invokers do. Calls that come in over HTTP are passed
+	// on as they are: like the OpenFaaS gateway, the runner signs nothing
+	// on a caller's behalf.
+	JobKeys *jobs.Keys
 }
 
 type call struct {
@@ -250,6 +256,10 @@ func (g *Gateway) Async(_ context.Context, function string, body []byte, header 
 	}
 	return g.enqueue(call{id: newCallID(), function: function, body: body, header: header.Clone()})
 }
+
+// JobKeys makes the Gateway a jobs.KeyedInvoker: a job handed to it
+// directly (the runner's first-run seed) is signed like any other.
+func (g *Gateway) JobKeys() *jobs.Keys { return g.opts.JobKeys }
 
 func (g *Gateway) worker() {
 	defer g.wg.Done()

@@ -14,6 +14,7 @@ import (
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/lang"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/step"
 )
@@ -59,6 +60,16 @@ type Poster struct {
 var HandoffMessage = config.Register(config.Setting{Name: "HANDOFF_MESSAGE",
 	Default: "Thanks for your message. I have passed it to our team, and a person will reply here shortly.",
 	Help:    "told to the guest when the bot hands a conversation to a person (inboxes in auto mode); off: nothing is said", Used: "chatwoot-reply"})
+
+// ackText is the hand-off acknowledgement in the guest's language: the
+// default sentence is written in six languages (lib/lang); a message the
+// operator set in HANDOFF_MESSAGE is said as written.
+func (p *Poster) ackText(language string) string {
+	if p.HandoffMessage == HandoffMessage.Default {
+		return lang.HandoffAck.In(language)
+	}
+	return p.HandoffMessage
+}
 
 // StatusAwaitingAudio: the reply waits for its spoken clip (tts).
 const StatusAwaitingAudio = "awaiting_audio"
@@ -218,12 +229,13 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 			res.Warnings = append(res.Warnings, "label "+HandoffLabel+" not set: "+err.Error())
 		}
 	}
+	ack := p.ackText(r.Language)
 	if r.Mode == Handoff && chat != nil && r.Acknowledge && r.AckMessageID == 0 && acknowledges(p.HandoffMessage) {
 		// After the note and the status: the team knows before the guest
 		// is told. ack_started_at is set first, so an attempt after one
 		// whose outcome is unknown looks for it before saying it again.
 		if r.AckStarted {
-			mid, err := p.alreadyPosted(ctx, r, p.HandoffMessage, false)
+			mid, err := p.alreadyPosted(ctx, r, ack, false)
 			if err != nil {
 				return res, err
 			}
@@ -238,7 +250,7 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 		}
 	}
 	if r.Mode == Handoff && chat != nil && r.Acknowledge && r.AckMessageID == 0 && acknowledges(p.HandoffMessage) {
-		msg, err := chat.PostMessage(ctx, r.ConversationID, chatwoot.NewMessage{Content: p.HandoffMessage})
+		msg, err := chat.PostMessage(ctx, r.ConversationID, chatwoot.NewMessage{Content: ack})
 		switch {
 		case err == nil:
 			if err := p.setAckID(ctx, r.ID, msg.ID); err != nil {

@@ -1,12 +1,19 @@
-// Package step runs one async step of the pipeline for a job: claim the job,
-// do the work, mark it done or record the failure for redrive, and answer
-// the invocation with a status the queue-worker's callback reports.
+// Package step runs one async step of the pipeline for a job: authenticate
+// the invocation, claim the job, do the work, mark it done or record the
+// failure for redrive, and answer the invocation with a status the
+// queue-worker's callback reports.
+//
+// It is the one way a function runs a job, so it is where an invocation
+// proves itself: a public function behind the gateway cannot tell the
+// queue-worker from anyone else but by the job-signing key.
 package step
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -14,6 +21,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 )
@@ -30,24 +38,87 @@ func (s *Snooze) Error() string { return "waiting: " + s.Reason }
 // Work does a claimed job and returns a JSON-able summary.
 type Work func(ctx context.Context, job jobs.Claimed) (any, error)
 
-// Run handles an invocation whose body is a jobs.Message.
-func Run(db *pgxpool.Pool, policy jobs.Policy, req handler.Request, work Work) handler.Response {
-	return RunFor(db, func(string) jobs.Policy { return policy }, req, work)
+// Kinds maps each job kind a function runs to its policy (stt: seconds for
+// a voice message, minutes for a call recording).
+type Kinds map[jobs.Kind]jobs.Policy
+
+// Runner runs the jobs of one function.
+type Runner struct {
+	db       *pgxpool.Pool
+	function string
+	keys     *jobs.Keys
+	policies map[string]jobs.Policy
 }
 
-// RunFor is Run for a function whose job kinds need different policies
-// (stt: seconds for a voice message, minutes for a call recording).
-func RunFor(db *pgxpool.Pool, policyOf func(kind string) jobs.Policy, req handler.Request, work Work) handler.Response {
+// New returns the runner of env's function for kinds. A missing job-signing
+// key is a configuration error naming it: the function must not start
+// when it could only refuse its jobs. A kind of another function is a bug.
+func New(env *fnenv.Env, kinds Kinds) (*Runner, error) {
+	keys := env.RequireJobKeys()
+	if err := env.Config.Err(); err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		return nil, jobs.ErrNoKeys
+	}
+	if len(kinds) == 0 {
+		return nil, fmt.Errorf("step: %s runs no job kinds", env.Name)
+	}
+	r := &Runner{db: env.DB, function: env.Name, keys: keys, policies: map[string]jobs.Policy{}}
+	for k, p := range kinds {
+		if k.Function != env.Name {
+			return nil, fmt.Errorf("step: job kind %s belongs to %s, not %s", k.Name, k.Function, env.Name)
+		}
+		r.policies[k.Name] = p
+	}
+	return r, nil
+}
+
+// refusedMessage is the whole answer to any invocation that is not a
+// signed, fresh job of this function, whatever the reason: the caller
+// learns neither which check failed nor whether the job id exists.
+const refusedMessage = "job invocation refused"
+
+// Refused is the answer to every refused invocation (tests compare with it).
+func Refused() handler.Response {
+	return endpoint.Error(fault.New(fault.Unauthorized, refusedMessage))
+}
+
+// refuse logs why at warn level (never the signature or the key) and
+// answers Refused.
+func refuse(ctx context.Context, function, reason string) handler.Response {
+	logging.From(ctx).Warn().Str("function", function).Str("reason", reason).Msg(refusedMessage)
+	return Refused()
+}
+
+// Run handles an invocation whose body is a jobs.Message. Before any
+// database access it checks the signature over the raw body, that the
+// X-Job-Id header (which some functions route on) is the signed job id,
+// and that the kind is one of r's; then it claims the row only if the row
+// is of that kind.
+func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 	ctx := req.Context()
+	if err := r.keys.Verify(req.Header, r.function, req.Body); err != nil {
+		return refuse(ctx, r.function, err.Error())
+	}
 	var msg jobs.Message
 	if err := endpoint.Decode(req.Body, &msg); err != nil {
+		// Signed, so ours: a bug worth a clear 400, not a refusal.
 		return endpoint.Error(err)
 	}
-	policy := policyOf(msg.Kind)
+	if h := req.Header.Get(jobs.JobIDHeader); h != "" && !strings.EqualFold(h, msg.JobID) {
+		return refuse(ctx, r.function, "X-Job-Id is not the signed job id")
+	}
+	policy, ok := r.policies[msg.Kind]
+	if !ok {
+		return refuse(ctx, r.function, "kind "+clip(msg.Kind)+" is not run by this function")
+	}
 	log := logging.From(ctx).With().Str("job_id", msg.JobID).Str("kind", msg.Kind).Logger()
 	ctx = logging.WithLogger(ctx, log)
-	job, err := jobs.Start(ctx, db, msg.JobID, policy)
+	job, err := jobs.StartKind(ctx, r.db, msg.JobID, msg.Kind, policy)
 	switch {
+	case errors.Is(err, jobs.ErrWrongKind):
+		return refuse(ctx, r.function, "the job row is of another kind")
 	case errors.Is(err, jobs.ErrFinished), errors.Is(err, jobs.ErrBusy), errors.Is(err, jobs.ErrNotDue):
 		// A repeated or concurrent invocation: the queue redelivered, or
 		// redrive raced a slow attempt. Nothing to do twice.
@@ -59,14 +130,14 @@ func RunFor(db *pgxpool.Pool, policyOf func(kind string) jobs.Policy, req handle
 	out, err := work(ctx, job)
 	var sn *Snooze
 	if errors.As(err, &sn) {
-		if serr := jobs.Snooze(context.WithoutCancel(ctx), db, job, sn.Wait, sn.Reason); serr != nil {
+		if serr := jobs.Snooze(context.WithoutCancel(ctx), r.db, job, sn.Wait, sn.Reason); serr != nil {
 			log.Error().Err(serr).Msg("could not snooze; the lease expiry hands the job to redrive")
 		}
 		log.Info().Str("reason", sn.Reason).Dur("wait", sn.Wait).Msg("job waiting")
 		return endpoint.JSON(http.StatusOK, map[string]string{"status": "waiting", "reason": sn.Reason})
 	}
 	if err != nil {
-		status, ferr := jobs.Fail(context.WithoutCancel(ctx), db, job, err, policy)
+		status, ferr := jobs.Fail(context.WithoutCancel(ctx), r.db, job, err, policy)
 		if ferr != nil {
 			log.Error().Err(ferr).Msg("could not record the failure; the lease expiry hands the job to redrive")
 		}
@@ -77,11 +148,19 @@ func RunFor(db *pgxpool.Pool, policyOf func(kind string) jobs.Policy, req handle
 		}
 		return res
 	}
-	if err := jobs.Done(ctx, db, job); err != nil {
+	if err := jobs.Done(ctx, r.db, job); err != nil {
 		// The work is idempotent: the job stays running, its lease expires
 		// and redrive runs it again, changing nothing.
 		return endpoint.Error(fault.Wrap(fault.Unavailable, err, "database unavailable"))
 	}
 	log.Info().Int("attempt", job.Attempt).Msg("job done")
 	return endpoint.JSON(http.StatusOK, map[string]any{"status": "done", "job_id": job.ID, "result": out})
+}
+
+// clip bounds a caller's string in a log line.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }

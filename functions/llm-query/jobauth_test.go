@@ -1,0 +1,16 @@
+package function
+
+import (
+	"testing"
+
+	"github.com/harborstays/concierge/lib/fixtures"
+	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/jobs"
+)
+
+// Issue 13 (5): the function is public behind the gateway, so only a
+// signed, fresh invocation of one of its own kinds runs a job; everything
+// else gets one answer, before the job id is looked up.
+func TestForgedJobInvocationsAreRefused(t *testing.T) {
+	fntest.RefusesForgedJobs(t, fntest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret}), jobs.Answer)
+}

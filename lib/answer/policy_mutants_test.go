@@ -1,0 +1,89 @@
+package answer
+
+// Tests of the hand-off policy's parts, written for `make mutate`: each
+// names the gremlins mutants of policy.go it kills.
+
+import (
+	"slices"
+	"testing"
+)
+
+// A topic needs a name and keywords; empty parts are skipped.
+// Kills: ParsePolicy's `!ok || name == "" || kws == ""` with either ||
+// made && (a topic without keywords or without a name accepted), and
+// `part == ""` negated.
+func TestParsePolicyTopics(t *testing.T) {
+	for _, bad := range []string{"refund", ":refund*", "refund:", "refund: ", " :refund", "a:x;refund"} {
+		if _, err := ParsePolicy(bad, "", "", ""); err == nil {
+			t.Errorf("ParsePolicy(%q) accepted", bad)
+		}
+	}
+	p, err := ParsePolicy(" ; refund : Refund*|Money back ;; damage:broken; ", "Human", "Wi-Fi", "My Stay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Topics) != 2 || p.Topics[0].Name != "refund" || !slices.Equal(p.Topics[0].Keywords, []string{"refund*", "money back"}) ||
+		p.Topics[1].Name != "damage" || !slices.Equal(p.Topics[1].Keywords, []string{"broken"}) {
+		t.Errorf("topics %+v", p.Topics)
+	}
+	if !slices.Equal(p.Person, []string{"human"}) || !slices.Equal(p.Secrets, []string{"wi-fi"}) || !slices.Equal(p.Stay, []string{"my stay"}) {
+		t.Errorf("lists %q %q %q", p.Person, p.Secrets, p.Stay)
+	}
+}
+
+// normalize keeps letters, digits, hyphens and the keyword star, drops
+// accents, and makes everything else one space.
+// Kills: each comparison of normalize's letter case negated, its ||
+// made && (a digit, hyphen or star turned into a space, or punctuation
+// kept).
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"Wi-Fi?":                  "wi-fi",
+		"Café   CRÈME":            "cafe creme",
+		"Room 12, floor 3.":       "room 12 floor 3",
+		"refund*":                 "refund*",
+		"l'adresse":               "l adresse",
+		"check-in: 15h!":          "check-in 15h",
+		"¿Dónde está la llave?":   "donde esta la llave",
+		"a/b\\c_d":                "a b c d",
+		"\t\n":                    "",
+		"Schlüssel-Box":           "schlussel-box",
+		"2 + 2 = 4":               "2 2 4",
+		"what's the wifi-code??!": "what s the wifi-code",
+	} {
+		if got := normalize(in); got != want {
+			t.Errorf("normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Keywords match whole words; a trailing * matches any ending; a later
+// occurrence counts when an earlier one is only part of a word.
+// Kills: the search loop's `j < 0` negated and its advance `i + j + 1`
+// changed (the search restarts or skips), `padded[end] == ' '` negated
+// (a keyword matched inside a longer word), `prefix ||` made &&.
+func TestMatchesWholeWords(t *testing.T) {
+	for _, c := range []struct {
+		text, kw string
+		want     bool
+	}{
+		{"cancel my booking", "cancel", true},
+		{"i want to cancel", "cancel", true},
+		{"cancellation", "cancel", false},
+		{"cancellation", "cancel*", true},
+		{"precancel", "cancel*", false},
+		{"cancelled it and now cancel", "cancel", true},
+		{"cancelled it and cancellation", "cancel", false},
+		{"cancelled it and cancellation", "cancel*", true},
+		{"the door code please", "door code", true},
+		{"the door codes please", "door code", false},
+		{"the door codes please", "door code*", true},
+		{"", "cancel", false},
+		{"cancel", "", false},
+		{"a b a b c", "b c", true},
+	} {
+		if got := matches(c.text, c.kw); got != c.want {
+			t.Errorf("matches(%q, %q) = %v, want %v", c.text, c.kw, got, c.want)
+		}
+	}
+}
