@@ -6,12 +6,16 @@ package backup
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/objstore"
 )
 
 // Two runs that started in the same second are ordered by id: the later
@@ -75,5 +79,81 @@ func TestRestoreNeedsChecksumMetadata(t *testing.T) {
 	}
 	if n := dbtest.Count(t, d.Pool, "pg_database", "datname LIKE 'restored_%'"); n != 0 {
 		t.Errorf("%d databases created", n)
+	}
+}
+
+// A clean run says it verified and warns of nothing; a run after one that
+// died says so once; retention that deleted nothing says nothing.
+// Kills: the `n > 0` of the interrupted-runs warning made >= or negated,
+// the `len(deleted) > 0` of retention's log line made >= or negated.
+func TestRunLogs(t *testing.T) {
+	d := dbtest.New(t)
+	clock := &fntest.Clock{}
+	clock.Set(time.Date(2026, 3, 5, 3, 17, 0, 0, time.UTC))
+	s := service(t, d, clock, nil)
+	var logs strings.Builder
+	ctx := logging.WithLogger(context.Background(), logging.New("backup", &logs, "info"))
+	if _, err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := logs.String()
+	if !strings.Contains(first, `"message":"backup verified"`) || strings.Contains(first, `"level":"warn"`) ||
+		strings.Contains(first, "retention deleted") {
+		t.Errorf("a clean first run logged:\n%s", first)
+	}
+	// A run that died while uploading left its row behind.
+	if _, err := d.Pool.Exec(context.Background(), `INSERT INTO backups (database_name, store, object_key, status, started_at)
+		VALUES ($1, 'file:///gone', 'gone.dump.zst', 'uploaded', now() - interval '1 day')`, d.Name); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(time.Date(2026, 3, 6, 3, 17, 0, 0, time.UTC))
+	logs.Reset()
+	if _, err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := logs.String()
+	if n := strings.Count(second, "earlier backup runs ended without a result"); n != 1 || !strings.Contains(second, `"runs":1`) {
+		t.Errorf("the run after an interrupted one logged:\n%s", second)
+	}
+	if strings.Contains(second, "retention deleted") {
+		t.Errorf("retention that kept everything logged a deletion:\n%s", second)
+	}
+}
+
+// failingPut is a store whose uploads break after some bytes.
+type failingPut struct{ objstore.Store }
+
+func (f failingPut) Put(ctx context.Context, key string, r io.Reader, meta objstore.MetaFunc) (objstore.Info, error) {
+	if _, err := io.CopyN(io.Discard, r, 64<<10); err != nil {
+		return objstore.Info{}, err
+	}
+	return objstore.Info{}, errors.New("connection reset by peer")
+}
+
+// An upload that breaks fails the run in its dump stage as the store's
+// outage, promptly (pg_dump is not left writing into a pipe nobody
+// reads), records the failure and keeps what was there.
+// Kills: dump's `putErr != nil` negated (the pipe is not closed and the
+// run hangs), the `case putErr != nil` negated (the failure reported as
+// something else).
+func TestUploadFailure(t *testing.T) {
+	d := dbtest.New(t)
+	seed(t, d.Pool)
+	clock := &fntest.Clock{}
+	clock.Set(time.Date(2026, 3, 5, 3, 17, 0, 0, time.UTC))
+	s := service(t, d, clock, nil)
+	s.Store = failingPut{s.Store}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := s.Run(ctx)
+	if err == nil || Stage(err) != "dump" || fault.KindOf(err) != fault.Unavailable || !strings.Contains(err.Error(), "connection reset by peer") {
+		t.Fatalf("Run = %+v, %v; want an Unavailable failure of the dump stage naming the store's error", rep, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the run hung until its deadline")
+	}
+	status, verified, _, errText := row(t, d, s.key(d.Name, clock.Now()))
+	if status != StatusFailed || verified != nil || errText == nil || !strings.Contains(*errText, "upload") {
+		t.Errorf("row: %s verified %v error %v", status, verified, errText)
 	}
 }
