@@ -6,7 +6,10 @@ package backup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,7 +146,7 @@ func TestUploadFailure(t *testing.T) {
 	clock.Set(time.Date(2026, 3, 5, 3, 17, 0, 0, time.UTC))
 	s := service(t, d, clock, nil)
 	s.Store = failingPut{s.Store}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rep, err := s.Run(ctx)
 	if err == nil || Stage(err) != "dump" || fault.KindOf(err) != fault.Unavailable || !strings.Contains(err.Error(), "connection reset by peer") {
@@ -156,4 +159,57 @@ func TestUploadFailure(t *testing.T) {
 	if status != StatusFailed || verified != nil || errText == nil || !strings.Contains(*errText, "upload") {
 		t.Errorf("row: %s verified %v error %v", status, verified, errText)
 	}
+}
+
+// A restore checks the object's size before it restores anything: a
+// truncated object is corrupt, said with both sizes. A store that reports
+// no size (0) is left to the digest check, which reads the whole object.
+// Kills: restoreInto's `info.Size > 0 && info.Size != want.size` with its
+// first comparison negated or made >=, or its && made ||.
+func TestRestoreChecksSize(t *testing.T) {
+	d := dbtest.New(t)
+	dir := t.TempDir()
+	clock := &fntest.Clock{}
+	clock.Set(time.Date(2026, 3, 5, 3, 17, 0, 0, time.UTC))
+	s := service(t, d, clock, map[string]string{"BACKUP_DIR": dir})
+	ctx := context.Background()
+	rep, err := s.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, filepath.FromSlash(rep.Key))
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		content []byte
+		msg     string
+	}{
+		{"truncated", b[:len(b)/2], fmt.Sprintf("is %d bytes, %d were uploaded", len(b)/2, len(b))},
+		{"emptied", nil, "has sha256 "},
+	} {
+		if err := os.WriteFile(file, c.content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		into := "restored_" + c.name
+		_, err := s.Restore(ctx, rep.Key, into)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s object: Restore = %v, want ErrCorrupt saying %q", c.name, err, c.msg)
+		}
+		if n := dbtest.Count(t, d.Pool, "pg_database", "datname = $1", into); n != 0 {
+			t.Errorf("%s object: database %s left behind", c.name, into)
+		}
+	}
+	// The intact object restores.
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Restore(ctx, rep.Key, "restored_intact"); err != nil {
+		t.Fatalf("Restore of the intact object: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = d.Pool.Exec(context.Background(), "DROP DATABASE IF EXISTS restored_intact WITH (FORCE)")
+	})
 }

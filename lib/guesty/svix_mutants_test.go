@@ -149,3 +149,31 @@ func TestCheckIDBound(t *testing.T) {
 		t.Errorf("Verify with a %d-byte id = %v", maxSvixIDLength, err)
 	}
 }
+
+// The tolerance is Svix's five minutes, in absolute terms: a delivery
+// signed 4m59s ago or ahead is accepted, one signed 5m01s away refused.
+// (TestVerifierKnownAnswer measures its bounds with svixTolerance itself,
+// so it cannot tell a wrong constant.)
+// Kills: `svixTolerance = 5 * time.Minute` made 5 / time.Minute (no
+// tolerance: every real delivery, a second late, refused).
+func TestVerifyToleranceIsFiveMinutes(t *testing.T) {
+	signed := time.Unix(1767225600, 0)
+	ts := strconv.FormatInt(signed.Unix(), 10)
+	body := []byte(`{"event":"reservation.updated"}`)
+	h := http.Header{}
+	h.Set("svix-id", "msg_tol")
+	h.Set("svix-timestamp", ts)
+	h.Set("svix-signature", "v1,"+svixSign("msg_tol", ts, body))
+	for _, c := range []struct {
+		now time.Duration // after the signing time
+		ok  bool
+	}{
+		{time.Second, true}, {4*time.Minute + 59*time.Second, true}, {-4*time.Minute - 59*time.Second, true},
+		{5*time.Minute + time.Second, false}, {-5*time.Minute - time.Second, false},
+	} {
+		_, err := svixVerifier(t, signed.Add(c.now)).Verify(h, body)
+		if c.ok != (err == nil) {
+			t.Errorf("verified %s after signing: %v", c.now, err)
+		}
+	}
+}

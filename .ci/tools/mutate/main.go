@@ -76,8 +76,11 @@ type pkgConfig struct {
 // equivalent is one line of equivalent.txt.
 type equivalent struct {
 	File, Type, Source, Reason string
-	Line                       int // in equivalent.txt
-	used                       bool
+	// Column, when the type is written TYPE:column, picks one operator of
+	// a line that has several.
+	Column int
+	Line   int // in equivalent.txt
+	used   bool
 }
 
 // mutant is one mutation of the gremlins JSON, placed in the source.
@@ -274,7 +277,8 @@ func readConfig(name string) ([]pkgConfig, error) {
 	return pkgs, nil
 }
 
-// readEquivalents reads equivalent.txt: "file | TYPE | source line | reason".
+// readEquivalents reads equivalent.txt: "file | TYPE[:column] | source
+// line | reason".
 func readEquivalents(name string) ([]*equivalent, error) {
 	lines, err := readLines(name)
 	if err != nil {
@@ -287,7 +291,7 @@ func readEquivalents(name string) ([]*equivalent, error) {
 	for _, l := range lines {
 		f := strings.SplitN(l.text, "|", 4)
 		if len(f) != 4 {
-			return nil, fmt.Errorf("%s:%d: want \"file | TYPE | source line | reason\"", name, l.n)
+			return nil, fmt.Errorf("%s:%d: want \"file | TYPE[:column] | source line | reason\"", name, l.n)
 		}
 		e := &equivalent{Line: l.n}
 		for i, p := range []*string{&e.File, &e.Type, &e.Source, &e.Reason} {
@@ -295,6 +299,13 @@ func readEquivalents(name string) ([]*equivalent, error) {
 		}
 		if e.Reason == "" {
 			return nil, fmt.Errorf("%s:%d: an equivalent mutant needs its reason", name, l.n)
+		}
+		if typ, col, ok := strings.Cut(e.Type, ":"); ok {
+			c, err := strconv.Atoi(col)
+			if err != nil || c < 1 {
+				return nil, fmt.Errorf("%s:%d: %q: want TYPE or TYPE:column", name, l.n, e.Type)
+			}
+			e.Type, e.Column = typ, c
 		}
 		eqs = append(eqs, e)
 	}
@@ -551,7 +562,7 @@ func assess(src, out string, p pkgConfig, eqs []*equivalent) (score, error) {
 			}
 			if mu.Status == lived || mu.Status == notCovered {
 				for _, e := range eqs {
-					if e.File == mu.File && e.Type == mu.Type && e.Source == mu.Source {
+					if e.File == mu.File && e.Type == mu.Type && e.Source == mu.Source && (e.Column == 0 || e.Column == mu.Column) {
 						e.used = true
 						mu.Equivalent = e.Reason
 						break

@@ -138,6 +138,15 @@ func TestEquivalents(t *testing.T) {
 	if strings.Contains(out, "19:37 CONDITIONALS_BOUNDARY") {
 		t.Errorf("an equivalent mutant is listed as a survivor:\n%s", out)
 	}
+	// A column picks one operator of the line: another column is not it.
+	col := "lib/guests/guests.go | INVERT_LOGICAL:38 | return !now.Before(in.Add(-before)) && !now.After(out) | only this one\n"
+	if code, s, out := score1(t, fixture(t, "lib/guests 0\n", col, mutants)); code != 0 || s.Equivalent != 1 {
+		t.Errorf("column 38: exit %d, %+v:\n%s", code, s, out)
+	}
+	col = strings.Replace(col, ":38", ":10", 1)
+	if code, s, out := score1(t, fixture(t, "lib/guests 0\n", col, mutants)); code != 1 || s.Equivalent != 0 || !strings.Contains(out, "STALE") {
+		t.Errorf("column 10: exit %d, %+v:\n%s", code, s, out)
+	}
 	// An entry that matches no surviving mutant (this one was killed)
 	// fails the run: the list must not excuse what tests catch.
 	stale := eq + "lib/guests/guests.go | INVERT_NEGATIVES | return !now.Before(in.Add(-before)) && !now.After(out) | wrong\n"
@@ -165,6 +174,7 @@ func TestConfigErrors(t *testing.T) {
 		{"lib/guests many\n", ""},
 		{"lib/guests 0\n", "lib/guests/guests.go | LIVED | x\n"},
 		{"lib/guests 0\n", "lib/guests/guests.go | LIVED | x | \n"},
+		{"lib/guests 0\n", "lib/guests/guests.go | LIVED:x | x | y\n"},
 	} {
 		root := fixture(t, c.config, c.eq, mutants)
 		if _, err := run(options{root: root, config: ".ci/mutate/packages.txt", equivalent: ".ci/mutate/equivalent.txt", out: "bin/mutate", report: true}, &strings.Builder{}); err == nil {
