@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -144,11 +145,19 @@ type Settings struct {
 	Port         int
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// Grace is how long the server keeps accepting after SIGTERM: of-watchdog
+	// (0.10.9, main.go listenUntilShutdown) forwards SIGTERM to this process
+	// at once but keeps accepting and forwarding requests for its
+	// healthcheck_interval before it drains, so closing the listener at the
+	// signal turned every request of that window into a 500.
+	Grace        time.Duration
 	MaxBodyBytes int64
 }
 
 // SettingsFromEnv reads the variables of-watchdog also reads (read_timeout,
-// write_timeout), so server and watchdog agree on one value from stack.yml.
+// write_timeout, healthcheck_interval, which defaults to write_timeout as
+// in the watchdog), so server and watchdog agree on one value from
+// stack.yml or the template's Dockerfile.
 func SettingsFromEnv(lookup func(string) (string, bool)) (Settings, error) {
 	s := Settings{Port: 8082, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxBodyBytes: DefaultMaxBodyBytes}
 	if v, ok := lookup("http_upstream_port"); ok && v != "" {
@@ -158,14 +167,18 @@ func SettingsFromEnv(lookup func(string) (string, bool)) (Settings, error) {
 		}
 		s.Port = p
 	}
-	for name, dst := range map[string]*time.Duration{"read_timeout": &s.ReadTimeout, "write_timeout": &s.WriteTimeout} {
+	s.Grace = -1
+	for name, dst := range map[string]*time.Duration{"read_timeout": &s.ReadTimeout, "write_timeout": &s.WriteTimeout, "healthcheck_interval": &s.Grace} {
 		if v, ok := lookup(name); ok && v != "" {
 			d, err := parseDuration(v)
-			if err != nil {
-				return s, errors.New(name + ": " + err.Error())
+			if err != nil || d < 0 {
+				return s, errors.New(name + ": not a duration")
 			}
 			*dst = d
 		}
+	}
+	if s.Grace < 0 {
+		s.Grace = s.WriteTimeout
 	}
 	if v, ok := lookup("MAX_BODY_BYTES"); ok && v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -185,29 +198,45 @@ func parseDuration(v string) (time.Duration, error) {
 	return time.ParseDuration(v)
 }
 
-// Run serves fn on 127.0.0.1:<port> behind of-watchdog until SIGTERM, then
-// drains in-flight requests for up to WriteTimeout.
+// Run serves fn on 127.0.0.1:<port> behind of-watchdog until SIGTERM,
+// keeps serving for the watchdog's grace window, then drains in-flight
+// requests for up to WriteTimeout.
 func Run(fn HandleFunc) error {
 	s, err := SettingsFromEnv(os.LookupEnv)
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(s.Port))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return Serve(ctx, ln, fn, s)
+}
+
+// Serve serves fn on ln until ctx ends (the signal), then for s.Grace
+// more, while the watchdog still forwards what it accepted, and then shuts
+// down, waiting up to s.WriteTimeout for requests in flight.
+func Serve(ctx context.Context, ln net.Listener, fn HandleFunc, s Settings) error {
 	srv := &http.Server{
-		Addr:              "127.0.0.1:" + strconv.Itoa(s.Port),
 		Handler:           Handler(fn, s.MaxBodyBytes),
 		ReadTimeout:       s.ReadTimeout,
 		ReadHeaderTimeout: s.ReadTimeout,
 		WriteTimeout:      s.WriteTimeout,
 		MaxHeaderBytes:    1 << 20,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(s.Grace):
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.WriteTimeout)
 	defer cancel()
