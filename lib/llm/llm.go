@@ -1,9 +1,13 @@
 // Package llm asks an OpenAI-compatible chat-completions endpoint (Groq by
 // default; Ollama or any compatible server works) for one JSON answer.
 //
-// It wraps the official openai-go client: it is maintained, speaks the
-// protocol Groq implements, and already retries 429 and 5xx with back-off
-// that honours retry-after (seconds, HTTP date, or retry-after-ms).
+// It speaks the two calls it needs (POST /chat/completions in JSON mode,
+// GET /models) over net/http. It used the official openai-go client until
+// the rehearsal weighed the images: that SDK is about 35 MB of a 59 MB
+// llm-query binary (and of stt's) for two requests. The retry rules it
+// applied are kept (see do): 408, 409, 429, 5xx and transport errors
+// retried with exponential back-off, retry-after-ms / Retry-After honoured
+// up to a minute.
 //
 // Refusals are told apart by what fixes them: a passing outage (429, 5xx,
 // timeouts) is fault.Unavailable; a model id the provider no longer serves
@@ -14,19 +18,18 @@
 package llm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
@@ -157,9 +160,12 @@ func (e *unavailableError) RetryDelay() time.Duration { return e.retryAfter }
 
 // Client asks one model for JSON answers.
 type Client struct {
-	c       openai.Client
+	http    *http.Client
+	base    string
+	key     string
 	model   string
-	timeout time.Duration
+	timeout time.Duration // the whole call, retries included
+	retries int
 }
 
 // Options configure a Client.
@@ -184,15 +190,12 @@ func New(o Options) *Client {
 	if o.Model == "" {
 		o.Model = DefaultModel
 	}
-	opts := []option.RequestOption{
-		option.WithBaseURL(o.BaseURL), option.WithAPIKey(o.APIKey), option.WithMaxRetries(o.Retries),
-		// Per attempt; the context carries the whole budget.
-		option.WithRequestTimeout(o.Timeout / time.Duration(o.Retries+1)),
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
 	}
-	if o.HTTPClient != nil {
-		opts = append(opts, option.WithHTTPClient(o.HTTPClient))
-	}
-	return &Client{c: openai.NewClient(opts...), model: o.Model, timeout: o.Timeout}
+	return &Client{http: hc, base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey, model: o.Model,
+		timeout: o.Timeout, retries: max(o.Retries, 0)}
 }
 
 // FromConfig reads the settings; nil means no LLM is configured.
@@ -226,26 +229,36 @@ type Message struct {
 func (c *Client) CompleteJSON(ctx context.Context, msgs []Message) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	params := openai.ChatCompletionNewParams{
-		Model:       c.model,
-		Temperature: openai.Float(0.2),
-		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{
-			OfJSONObject: &shared.ResponseFormatJSONObjectParam{},
-		},
+	type message struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
 	}
+	req := struct {
+		Model          string            `json:"model"`
+		Messages       []message         `json:"messages"`
+		Temperature    float64           `json:"temperature"`
+		ResponseFormat map[string]string `json:"response_format"`
+	}{Model: c.model, Temperature: 0.2, ResponseFormat: map[string]string{"type": "json_object"}}
 	for _, m := range msgs {
-		switch m.Role {
-		case "system":
-			params.Messages = append(params.Messages, openai.SystemMessage(m.Content))
-		case "assistant":
-			params.Messages = append(params.Messages, openai.AssistantMessage(m.Content))
-		default:
-			params.Messages = append(params.Messages, openai.UserMessage(m.Content))
+		role := m.Role
+		if role != "system" && role != "assistant" {
+			role = "user"
 		}
+		req.Messages = append(req.Messages, message{Role: role, Content: m.Content})
 	}
-	res, err := c.c.Chat.Completions.New(ctx, params)
+	body, err := json.Marshal(req)
 	if err != nil {
-		return "", c.refusal("chat completion", err)
+		return "", fault.Wrap(fault.Permanent, err, "model request")
+	}
+	var res struct {
+		Choices []struct {
+			Message struct {
+				Content string `json:"content"`
+			} `json:"message"`
+		} `json:"choices"`
+	}
+	if err := c.do(ctx, "chat completion", http.MethodPost, "/chat/completions", body, &res); err != nil {
+		return "", err
 	}
 	if len(res.Choices) == 0 {
 		return "", fault.New(fault.Unavailable, "model returned no choices")
@@ -258,9 +271,13 @@ func (c *Client) CompleteJSON(ctx context.Context, msgs []Message) (string, erro
 func (c *Client) Models(ctx context.Context) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	page, err := c.c.Models.List(ctx)
-	if err != nil {
-		return nil, c.refusal("list models", err)
+	var page struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := c.do(ctx, "list models", http.MethodGet, "/models", nil, &page); err != nil {
+		return nil, err
 	}
 	ids := make([]string, 0, len(page.Data))
 	for _, m := range page.Data {
@@ -327,23 +344,144 @@ func suggest(ids []string, model string) []string {
 // maxProviderMessage bounds the provider's explanation kept in an error.
 const maxProviderMessage = 300
 
-// refusal classifies an error of the openai client.
-func (c *Client) refusal(op string, err error) error {
-	var apiErr *openai.Error
-	if !errors.As(err, &apiErr) {
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 64 << 10
+
+// apiError is a non-2xx answer: its status, headers and the OpenAI-style
+// {"error":{...}} body (Groq adds failed_generation to it).
+type apiError struct {
+	Status           int
+	Header           http.Header
+	Code             string
+	Message          string
+	FailedGeneration string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d %s", e.Status, e.Code) }
+
+func readAPIError(res *http.Response) *apiError {
+	e := &apiError{Status: res.StatusCode, Header: res.Header}
+	var body struct {
+		Error struct {
+			Message          string          `json:"message"`
+			Code             json.RawMessage `json:"code"`
+			FailedGeneration string          `json:"failed_generation"`
+		} `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
+	if json.Unmarshal(b, &body) == nil {
+		e.Message, e.FailedGeneration = body.Error.Message, body.Error.FailedGeneration
+		// Codes are strings at Groq and OpenAI; a number is kept as text.
+		if err := json.Unmarshal(body.Error.Code, &e.Code); err != nil && len(body.Error.Code) > 0 && string(body.Error.Code) != "null" {
+			e.Code = string(body.Error.Code)
+		}
+	}
+	return e
+}
+
+// Back-off between attempts, as openai-go computed it: 0.5 s doubling to
+// at most 8 s, minus up to a quarter of jitter; a provider's wait of up to
+// a minute is taken as asked.
+const (
+	initialRetryDelay = 500 * time.Millisecond
+	maxRetryDelay     = 8 * time.Second
+	maxProviderWait   = time.Minute
+)
+
+// retryable says whether an attempt that ended so may be tried again.
+func retryable(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusConflict ||
+		status == http.StatusTooManyRequests || status >= 500
+}
+
+// do sends one request, retried up to c.retries times on what retryable
+// allows and on transport errors, each attempt with its share of the
+// budget, and decodes a 2xx answer into out. A wait the remaining budget
+// cannot hold ends the call with the provider's delay, for the job's
+// back-off to honour: never a sleep past the deadline.
+func (c *Client) do(ctx context.Context, op, method, path string, body []byte, out any) error {
+	perAttempt := c.timeout / time.Duration(c.retries+1)
+	for attempt := 0; ; attempt++ {
+		apiErr, err := c.attempt(ctx, perAttempt, method, path, body, out)
+		if err == nil && apiErr == nil {
+			return nil
+		}
+		last := c.refusal(op, apiErr, err)
+		if ctx.Err() != nil || attempt >= c.retries || (apiErr != nil && !retryable(apiErr.Status)) {
+			return last
+		}
+		if apiErr != nil && apiErr.Header.Get("X-Should-Retry") == "false" {
+			return last
+		}
+		wait := backoff(attempt)
+		if apiErr != nil {
+			if ra := retryAfter(apiErr.Header, time.Now()); ra > 0 && ra <= maxProviderWait {
+				wait = ra
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return last
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return last
+		case <-t.C:
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := min(initialRetryDelay<<attempt, maxRetryDelay)
+	return time.Duration(float64(d) * (1 - 0.25*rand.Float64()))
+}
+
+// attempt is one request: an *apiError for a non-2xx answer, an error for
+// what never got one (or a 2xx body that did not decode).
+func (c *Client) attempt(ctx context.Context, timeout time.Duration, method, path string, body []byte, out any) (*apiError, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return readAPIError(res), nil
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return nil, fmt.Errorf("decode the answer: %w", err)
+	}
+	return nil, nil
+}
+
+// refusal classifies what an attempt ended with.
+func (c *Client) refusal(op string, apiErr *apiError, err error) error {
+	if apiErr == nil {
 		return fault.Wrap(fault.Unavailable, fmt.Errorf("%s: %w", op, err), "model unavailable")
 	}
-	status, code := apiErr.StatusCode, apiErr.Code
+	status, code := apiErr.Status, apiErr.Code
 	msg := apiErr.Message
 	if r := []rune(msg); len(r) > maxProviderMessage {
 		msg = string(r[:maxProviderMessage]) + "…"
 	}
 	switch {
 	case status == http.StatusTooManyRequests || status >= 500:
-		ue := &unavailableError{op: op, status: status, code: code}
-		if apiErr.Response != nil {
-			ue.retryAfter = retryAfter(apiErr.Response.Header, time.Now())
-		}
+		ue := &unavailableError{op: op, status: status, code: code, retryAfter: retryAfter(apiErr.Header, time.Now())}
 		return fault.Wrap(fault.Unavailable, ue, "model unavailable")
 	case status == http.StatusUnauthorized || code == CodeInvalidKey:
 		return fault.Wrap(fault.Permanent, &ConfigError{Setting: APIKey.Name, Model: c.model, Status: status, Code: code},
@@ -361,11 +499,9 @@ func (c *Client) refusal(op string, err error) error {
 		return fault.Wrap(fault.Permanent, &ConfigError{Setting: BaseURL.Name, Model: c.model, Status: status, Code: code, Message: msg},
 			"the assistant is misconfigured")
 	case code == CodeJSONValidate:
-		var body struct {
-			FailedGeneration string `json:"failed_generation"`
-		}
-		_ = json.Unmarshal([]byte(apiErr.RawJSON()), &body)
-		return fault.Wrap(fault.Permanent, &OutputError{Code: code, Output: body.FailedGeneration}, "the model's answer was invalid")
+		return fault.Wrap(fault.Permanent, &OutputError{Code: code, Output: apiErr.FailedGeneration}, "the model's answer was invalid")
+	case status == http.StatusRequestTimeout || status == http.StatusConflict:
+		return fault.Wrap(fault.Unavailable, &unavailableError{op: op, status: status, code: code}, "model unavailable")
 	}
 	return fault.Wrap(fault.Permanent, fmt.Errorf("%s: HTTP %d %s", op, status, code), "model refused the request")
 }

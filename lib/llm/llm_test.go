@@ -187,3 +187,49 @@ func TestModelsAndCheckModel(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The retry rules openai-go applied, kept when the SDK went: 429 and 5xx
+// are tried again up to LLM_RETRIES times, with the provider's wait when it
+// fits the budget; a refusal no retry can fix is not retried; a wait longer
+// than what is left of the budget ends the call at once with that wait,
+// for the job's back-off, instead of sleeping past the deadline.
+func TestRetries(t *testing.T) {
+	ok := llmtest.Completion(`{"answer":"ok"}`)
+	tests := []struct {
+		name    string
+		replies []llmtest.Reply
+		retries int
+		timeout time.Duration
+		chats   int // requests the fake saw
+		fails   bool
+		wait    time.Duration // the error's RetryAfter
+	}{
+		{name: "429 then answer", replies: []llmtest.Reply{llmtest.RateLimited("0"), ok}, retries: 2, chats: 2},
+		{name: "503 twice then answer", replies: []llmtest.Reply{llmtest.ServerError(503), llmtest.ServerError(502), ok}, retries: 2, chats: 3},
+		{name: "retries exhausted", replies: []llmtest.Reply{llmtest.ServerError(500), llmtest.ServerError(500), ok}, retries: 1, chats: 2, fails: true},
+		{name: "not retried: JSON mode refusal", replies: []llmtest.Reply{llmtest.JSONValidateFailed("x"), ok}, retries: 2, chats: 1, fails: true},
+		{name: "wait beyond the budget", replies: []llmtest.Reply{llmtest.RateLimited("30"), ok}, retries: 2, timeout: 3 * time.Second,
+			chats: 1, fails: true, wait: 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := groq(t)
+			s.AddModel(llm.DefaultModel, tt.replies...)
+			timeout := tt.timeout
+			if timeout == 0 {
+				timeout = 30 * time.Second
+			}
+			c := llm.New(llm.Options{BaseURL: s.URL(), APIKey: key, Model: llm.DefaultModel, Timeout: timeout, Retries: tt.retries})
+			out, err := c.CompleteJSON(context.Background(), []llm.Message{{Role: "system", Content: "Reply in JSON"}, {Role: "user", Content: "hi"}})
+			if tt.fails != (err != nil) || (!tt.fails && out != `{"answer":"ok"}`) {
+				t.Fatalf("CompleteJSON = %q, %v", out, err)
+			}
+			if n := len(s.Chats()); n != tt.chats {
+				t.Errorf("%d chat requests, want %d", n, tt.chats)
+			}
+			if d := fault.RetryAfter(err); err != nil && d != tt.wait {
+				t.Errorf("RetryAfter = %v, want %v", d, tt.wait)
+			}
+		})
+	}
+}
