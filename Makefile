@@ -30,9 +30,12 @@ test: deps lint unit fuzz-short shrinkwrap infra
 shrinkwrap:
 	.ci/shrinkwrap-check
 
-# terraform fmt + tflint, ansible syntax check + ansible-lint, docker stack config.
+# terraform fmt + tflint, ansible syntax check + ansible-lint, docker stack config;
+# then terraform init/validate/plan against the real providers in a loopback-only
+# network namespace (.ci/terraform-plan).
 infra:
 	.ci/infra-check
+	.ci/terraform-plan
 
 # Every Go test, summarised by .ci/tools/testjson: with CI set a skipped
 # test fails the run (a missing tool must not turn a package green), and

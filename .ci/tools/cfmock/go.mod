@@ -1,0 +1,3 @@
+module github.com/harborstays/concierge/ci/tools/cfmock
+
+go 1.26.0
