@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/retryafter"
 )
 
 // Settings of Aircall's public API, which stt asks for a fresh recording
@@ -196,7 +196,7 @@ func (a *API) get(ctx context.Context, path, route string, v any) error {
 		ae.RetryAfter = a.rateLimitWait(res.Header)
 		return fault.Wrap(fault.Unavailable, ae, fmt.Sprintf("Aircall API rate limit reached, retry after %s", ae.RetryAfter))
 	case s >= 500:
-		ae.RetryAfter = retryAfter(res.Header.Get("Retry-After"), a.now())
+		ae.RetryAfter, _ = backoff.ParseRetryAfter(res.Header.Get("Retry-After"), a.now())
 		return fault.Wrap(fault.Unavailable, ae, fmt.Sprintf("Aircall API unavailable (HTTP %d)", s))
 	default:
 		return fault.Wrap(fault.Permanent, ae, fmt.Sprintf("Aircall API refused the request (HTTP %d)", s))
@@ -211,7 +211,7 @@ func (a *API) rateLimitWait(h http.Header) time.Duration {
 	now := a.now()
 	wait := defaultRateLimitWait
 	if v := h.Get("Retry-After"); v != "" {
-		wait = retryAfter(v, now)
+		wait, _ = backoff.ParseRetryAfter(v, now)
 	} else if n, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-AircallApi-Reset")), 10, 64); err == nil && n > 0 {
 		at := time.Unix(n, 0)
 		if n > 1e11 { // milliseconds
@@ -220,12 +220,6 @@ func (a *API) rateLimitWait(h http.Header) time.Duration {
 		wait = at.Sub(now).Round(time.Second)
 	}
 	return min(max(wait, time.Second), maxRateLimitWait)
-}
-
-// retryAfter reads Retry-After; 0 when absent.
-func retryAfter(v string, now time.Time) time.Duration {
-	d, _ := retryafter.Parse(v, now)
-	return d
 }
 
 // errorMessage reads Aircall's error body, {"error": ..., "troubleshoot":

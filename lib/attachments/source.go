@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/harborstays/concierge/lib/objstore"
 )
 
 // Bucket is the attachment bucket through the S3 API (SeaweedFS in
@@ -57,8 +59,9 @@ type ObjectInfo struct {
 	ContentType string
 }
 
-// NewBucket builds the client, as objstore builds R2's: path-style
-// addressing, request checksums only when required.
+// NewBucket builds the client objstore builds for R2 (objstore.NewS3Client:
+// path-style addressing, request checksums only when required), with a
+// transport for several copies at once.
 func NewBucket(o BucketOptions) (*Bucket, error) {
 	u, err := url.Parse(o.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -80,19 +83,7 @@ func NewBucket(o BucketOptions) (*Bucket, error) {
 				t.MaxIdleConnsPerHost = 16
 			})
 	}
-	creds := aws.Credentials{AccessKeyID: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey, Source: "concierge settings"}
-	client := s3.New(s3.Options{
-		Region:       o.Region,
-		BaseEndpoint: aws.String(strings.TrimRight(o.Endpoint, "/")),
-		UsePathStyle: true,
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return creds, nil
-		}),
-		HTTPClient:                                hc,
-		RequestChecksumCalculation:                aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation:                aws.ResponseChecksumValidationWhenRequired,
-		DisableLogOutputChecksumValidationSkipped: true,
-	})
+	client := objstore.NewS3Client(o.Endpoint, o.Region, o.AccessKeyID, o.SecretAccessKey, hc)
 	return &Bucket{client: client, bucket: o.Bucket, name: "s3://" + u.Host + "/" + o.Bucket}, nil
 }
 

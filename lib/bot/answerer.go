@@ -101,17 +101,6 @@ type Outcome struct {
 	ReplyID string `json:"reply_id,omitempty"`
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 type conversation struct {
 	inbox *int64
 	// language: the guest's language detected from earlier messages;
@@ -345,7 +334,7 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 	rows, err := a.DB.Query(ctx, `SELECT id, message_type, COALESCE(sender_type, ''), COALESCE(content, ''), COALESCE(transcript, ''), COALESCE(voice_error, ''), created_at,
 			unheard, unheard AND received_at > clock_timestamp() - make_interval(secs => $4) AND EXISTS (
 				SELECT 1 FROM jobs j WHERE j.kind = $5 AND j.subject = 'message:' || m.account_id || ':' || m.id
-					AND j.status IN ('pending', 'running', 'retrying'))
+					AND j.status IN `+jobs.ActiveStatuses+`)
 		FROM messages m, LATERAL (SELECT message_type = 'incoming' AND transcript IS NULL AND voice_error IS NULL
 				AND COALESCE(content, '') = '' AND attachments @> '[{"file_type": "audio"}]') AS u(unheard)
 		WHERE account_id = $1 AND conversation_id = $2 AND NOT private AND message_type IN ('incoming', 'outgoing')

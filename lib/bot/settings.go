@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/answer"
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fnenv"
@@ -78,7 +79,7 @@ func FromEnv(ctx context.Context, env *fnenv.Env, region string) (*Bot, error) {
 	}
 	a := &Answerer{
 		DB: env.DB, Engine: engine, Invoker: env.Invoker, Burst: c.Duration(Burst), Modes: modes,
-		DefaultMode: c.Enum(DefaultMode, ModeAuto, ModeDraft, ModeOff), Now: env.Now, Sleep: sleep, HistoryTurns: 8,
+		DefaultMode: c.Enum(DefaultMode, ModeAuto, ModeDraft, ModeOff), Now: env.Now, Sleep: backoff.Sleep, HistoryTurns: 8,
 		Verify: VerifyLimits{PerConversation: c.Int(VerifyAttempts), PerHour: c.Int(VerifyHourly)},
 	}
 	if a.Now == nil {

@@ -195,7 +195,7 @@ func (a *Answerer) match(ctx context.Context, text string, tokens []string) (gue
 	for _, code := range tokens {
 		rows, err := a.DB.Query(ctx, `SELECT r.id, r.guest_id, COALESCE(g.last_name, ''), COALESCE(g.full_name, '')
 			FROM reservations r JOIN guests g ON g.id = r.guest_id AND g.deleted_at IS NULL
-			WHERE upper(r.confirmation_code) = upper($1) AND COALESCE(r.status, '') NOT IN `+inactiveStatuses, code)
+			WHERE upper(r.confirmation_code) = upper($1) AND COALESCE(r.status, '') NOT IN `+guests.InactiveSQL, code)
 		if err != nil {
 			logging.From(ctx).Warn().Err(err).Msg("identity check lookup failed")
 			return "", ""
@@ -222,9 +222,6 @@ func (a *Answerer) match(ctx context.Context, text string, tokens []string) (gue
 	}
 	return "", ""
 }
-
-// inactiveStatuses are bookings that prove nothing any more.
-const inactiveStatuses = "('canceled', 'cancelled', 'declined', 'expired', 'closed')"
 
 // link records the check and, when it matched, links the conversation, in
 // one transaction.

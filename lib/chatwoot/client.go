@@ -7,15 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/retryafter"
 )
 
 // Bounds of one call. A step's whole budget is about 30 s (stack.yml), so
@@ -30,14 +29,17 @@ const (
 	// DefaultMaxWait is the longest single wait between attempts; a
 	// Retry-After beyond it ends the call as unavailable at once.
 	DefaultMaxWait = 10 * time.Second
-	// backoffBase is the first wait when the server gives no Retry-After.
-	backoffBase = 500 * time.Millisecond
 	// maxResponseBytes bounds what is read of a response: a page of
 	// messages or contacts is far smaller.
 	maxResponseBytes = 4 << 20
 	// maxErrorMessage bounds Chatwoot's error text kept in an error.
 	maxErrorMessage = 300
 )
+
+// retryPolicy is the wait between attempts when the server gives no
+// Retry-After: from half a second, doubling, at most 5 s, jitter over the
+// upper half. New adds MaxWait and the clock.
+var retryPolicy = backoff.Backoff{Base: 500 * time.Millisecond, Max: 5 * time.Second}
 
 // Options configure a Client.
 type Options struct {
@@ -70,9 +72,7 @@ type Client struct {
 	token       string
 	http        *http.Client
 	maxAttempts int
-	maxWait     time.Duration
-	sleep       func(context.Context, time.Duration) error
-	now         func() time.Time
+	retry       backoff.Backoff
 }
 
 // New checks o and returns a Client.
@@ -96,15 +96,11 @@ func New(o Options) (*Client, error) {
 	if o.MaxWait <= 0 {
 		o.MaxWait = DefaultMaxWait
 	}
-	if o.Sleep == nil {
-		o.Sleep = sleep
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	retry := retryPolicy
+	retry.MaxWait, retry.Sleep, retry.Now = o.MaxWait, o.Sleep, o.Now
 	return &Client{
 		base: strings.TrimRight(o.BaseURL, "/"), account: o.AccountID, token: o.Token, http: o.HTTPClient,
-		maxAttempts: o.MaxAttempts, maxWait: o.MaxWait, sleep: o.Sleep, now: o.Now,
+		maxAttempts: o.MaxAttempts, retry: retry,
 	}, nil
 }
 
@@ -118,17 +114,6 @@ func (c *Client) ForAccount(id int64) *Client {
 
 // AccountID is the account the client's paths name.
 func (c *Client) AccountID() int64 { return c.account }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // APIError is a non-2xx answer. It never holds the token, the query string
 // (which may hold a phone or an email) or the request body.
@@ -224,29 +209,17 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		if !retry || attempt >= attempts {
 			return err
 		}
-		if wait < 0 {
-			wait = backoff(attempt)
-		}
-		if wait > c.maxWait {
+		wait, stop := c.retry.Next(ctx, attempt, wait, wait >= 0)
+		if errors.Is(stop, backoff.ErrTooLong) {
 			return fmt.Errorf("%w (server asked to wait %s)", err, wait.Round(time.Second))
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		if stop != nil {
 			return err
 		}
-		if serr := c.sleep(ctx, wait); serr != nil {
+		if serr := c.retry.Wait(ctx, wait); serr != nil {
 			return err
 		}
 	}
-}
-
-// backoff is the wait after the n-th failed attempt without Retry-After:
-// exponential with jitter over the upper half.
-func backoff(n int) time.Duration {
-	d := backoffBase << (n - 1)
-	if d > 5*time.Second {
-		d = 5 * time.Second
-	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 // once makes one attempt. It reports whether another attempt may help and
@@ -289,7 +262,7 @@ func (c *Client) once(ctx context.Context, r request, u string, out any) (retry 
 	ae := &APIError{Method: r.method, Route: r.route, Status: res.StatusCode}
 	ae.Message, ae.Attributes = errorText(b)
 	wait = -1
-	if d, ok := retryafter.Parse(res.Header.Get("Retry-After"), c.now()); ok {
+	if d, ok := c.retry.RetryAfter(res.Header.Get("Retry-After")); ok {
 		ae.RetryAfter, wait = d, d
 	}
 	switch {

@@ -2,8 +2,9 @@
 // files named like OpenFaaS secrets, and reports every missing or malformed
 // setting by name at start-up.
 //
-// All settings are declared in settings.go, so the README's configuration
-// table can be generated from, and checked against, one list.
+// Every setting is declared once with Register, beside the code that reads
+// it (the shared ones in settings.go), so the README's configuration table
+// can be generated from, and checked against, one registry (All).
 package config
 
 import (

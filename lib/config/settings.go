@@ -1,8 +1,11 @@
 package config
 
-// Every setting of every function and tool. The README table is generated
-// from this list (`go run ./cmd/concierge config-table`) and a test keeps the
-// two in step.
+// The settings every function shares (logging, database, gateway, job
+// signing) and the webhooks' own. Every other setting is registered beside
+// the code that reads it (a package-level config.Register, e.g. in
+// lib/guesty/api.go or lib/bot/settings.go). The README table is generated
+// from the registry, All, by `go run ./cmd/concierge config-table`, which
+// links every function, and a test keeps the two in step.
 var (
 	LogLevel         = Register(Setting{Name: "LOG_LEVEL", Default: "info", Help: "zerolog level: debug, info, warn, error", Used: "all"})
 	SecretsDir       = Register(Setting{Name: "SECRETS_DIR", Default: DefaultSecretsDir, Help: "folder holding the secret files", Used: "all"})

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/retrieval"
 )
 
@@ -193,15 +194,12 @@ func nonEmpty(ss ...string) []string {
 	return out
 }
 
-// cancelled statuses take a reservation out of retrieval.
-var cancelled = map[string]bool{"canceled": true, "cancelled": true, "declined": true, "expired": true, "closed": true}
-
 // Reservation returns the facts document of reservation id.
 func (b *Builder) Reservation(ctx context.Context, id string) ([]Document, error) {
 	var (
 		code, status, listingID, guestID, arrival, departure *string
 		checkIn, checkOut, inLocal, outLocal                 *time.Time
-		guests                                               *int
+		party                                                *int
 		listingTitle, tz, inTime, outTime, guestName         *string
 		guestDeleted                                         *time.Time
 	)
@@ -213,14 +211,14 @@ func (b *Builder) Reservation(ctx context.Context, id string) ([]Document, error
 		LEFT JOIN listings l ON l.id = r.listing_id
 		LEFT JOIN guests g ON g.id = r.guest_id
 		WHERE r.id = $1`, id).Scan(&code, &status, &listingID, &guestID, &arrival, &departure,
-		&checkIn, &checkOut, &inLocal, &outLocal, &guests, &listingTitle, &tz, &inTime, &outTime, &guestName, &guestDeleted)
+		&checkIn, &checkOut, &inLocal, &outLocal, &party, &listingTitle, &tz, &inTime, &outTime, &guestName, &guestDeleted)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrGone
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reservation %s: %w", id, err)
 	}
-	if guestID == nil || guestDeleted != nil || (status != nil && cancelled[strings.ToLower(*status)]) {
+	if guestID == nil || guestDeleted != nil || (status != nil && guests.Inactive(strings.ToLower(*status))) {
 		return nil, ErrGone
 	}
 	loc := time.UTC
@@ -247,8 +245,8 @@ func (b *Builder) Reservation(ctx context.Context, id string) ([]Document, error
 	fmt.Fprintf(&b2, "Reservation %s for %s at %s.\n", deref(code), or(deref(guestName), "the guest"), or(deref(listingTitle), "the listing"))
 	fmt.Fprintf(&b2, "Status: %s.\n", deref(status))
 	fmt.Fprintf(&b2, "Check-in: %s.\nCheck-out: %s.\n", when(inLocal, checkIn, inTime), when(outLocal, checkOut, outTime))
-	if guests != nil {
-		fmt.Fprintf(&b2, "Party size: %d guests.\n", *guests)
+	if party != nil {
+		fmt.Fprintf(&b2, "Party size: %d guests.\n", *party)
 	}
 	if arrival != nil {
 		fmt.Fprintf(&b2, "Planned arrival: %s.\n", *arrival)

@@ -7,15 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/logging"
 )
@@ -29,14 +28,16 @@ const (
 	// defaultMaxWait is the longest Retry-After we sit out in-process; a
 	// longer one fails the call as Unavailable and the outbox comes back.
 	defaultMaxWait = 30 * time.Second
-	// baseBackoff doubles per attempt when the provider gives no Retry-After.
-	baseBackoff = 500 * time.Millisecond
-	maxBackoff  = 8 * time.Second
 	// maxResponseBytes: 64 vectors of 3072 floats as JSON text is ~5 MB.
 	maxResponseBytes = 64 << 20
 	// requestTimeout applies when the caller brings no *http.Client.
 	requestTimeout = 60 * time.Second
 )
+
+// retryPolicy is the wait when the provider gives no Retry-After: from half
+// a second, doubling, at most 8 s, ±20% so replicas spread out. New adds
+// MaxWait and the clock.
+var retryPolicy = backoff.Backoff{Base: 500 * time.Millisecond, Max: 8 * time.Second, Jitter: backoff.Within20Percent}
 
 // Options configure a Client. BaseURL and Model are required.
 type Options struct {
@@ -73,10 +74,8 @@ type Client struct {
 	fixedDims   bool
 	batchSize   int
 	maxAttempts int
-	maxWait     time.Duration
 	http        *http.Client
-	sleep       func(context.Context, time.Duration) error
-	now         func() time.Time
+	retry       backoff.Backoff
 }
 
 // New checks o and returns a Client.
@@ -98,10 +97,8 @@ func New(o Options) (*Client, error) {
 		fixedDims:   o.Dimensions > 0,
 		batchSize:   o.BatchSize,
 		maxAttempts: o.MaxAttempts,
-		maxWait:     o.MaxWait,
 		http:        o.HTTPClient,
-		sleep:       o.Sleep,
-		now:         o.Now,
+		retry:       retryPolicy,
 	}
 	c.dims.Store(int64(max(o.Dimensions, 0)))
 	if c.batchSize <= 0 {
@@ -110,17 +107,12 @@ func New(o Options) (*Client, error) {
 	if c.maxAttempts <= 0 {
 		c.maxAttempts = defaultMaxAttempts
 	}
-	if c.maxWait <= 0 {
-		c.maxWait = defaultMaxWait
+	c.retry.MaxWait, c.retry.Sleep, c.retry.Now = o.MaxWait, o.Sleep, o.Now
+	if c.retry.MaxWait <= 0 {
+		c.retry.MaxWait = defaultMaxWait
 	}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: requestTimeout}
-	}
-	if c.sleep == nil {
-		c.sleep = sleepCtx
-	}
-	if c.now == nil {
-		c.now = time.Now
 	}
 	return c, nil
 }
@@ -223,14 +215,15 @@ func (c *Client) embedBatch(ctx context.Context, batch []string) ([][]float32, e
 		if attempt >= c.maxAttempts {
 			return nil, fault.Wrap(fault.Unavailable, fmt.Errorf("after %d attempts: %w", attempt, err), "embeddings provider unavailable")
 		}
-		wait := backoff(attempt)
+		var asked time.Duration
 		if isHTTP && he.hasRetry {
-			wait = he.retryAfter
+			asked = he.retryAfter
 		}
-		if wait > c.maxWait {
+		wait, stop := c.retry.Next(ctx, attempt, asked, isHTTP && he.hasRetry)
+		switch {
+		case errors.Is(stop, backoff.ErrTooLong):
 			return nil, fault.Wrap(fault.Unavailable, fmt.Errorf("provider asks to wait %s: %w", wait, err), "embeddings provider unavailable")
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		case stop != nil:
 			return nil, fault.Wrap(fault.Unavailable, fmt.Errorf("no time left to wait %s: %w", wait, err), "embeddings provider unavailable")
 		}
 		ev := log.Debug().Int("attempt", attempt).Dur("wait", wait)
@@ -238,7 +231,7 @@ func (c *Client) embedBatch(ctx context.Context, batch []string) ([][]float32, e
 			ev = ev.Int("status", he.status)
 		}
 		ev.Msg("embeddings: retrying")
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := c.retry.Wait(ctx, wait); err != nil {
 			return nil, fmt.Errorf("embeddings: %w", err)
 		}
 	}
@@ -270,7 +263,7 @@ func (c *Client) once(ctx context.Context, body []byte, n int) ([][]float32, err
 	if res.StatusCode != http.StatusOK {
 		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		he := &httpError{status: res.StatusCode, msg: c.errorMessage(raw)}
-		he.retryAfter, he.hasRetry = parseRetryAfter(res.Header.Get("Retry-After"), c.now())
+		he.retryAfter, he.hasRetry = c.retry.RetryAfter(res.Header.Get("Retry-After"))
 		return nil, he
 	}
 	var r response
@@ -348,45 +341,4 @@ func (c *Client) errorMessage(raw []byte) string {
 		msg = msg[:200] + "..."
 	}
 	return msg
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date (RFC 9110 10.2.3).
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs < 0 || secs > 1e6 {
-			return 0, false
-		}
-		return time.Duration(secs * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// backoff is exponential with ±20% jitter so replicas spread out.
-func backoff(attempt int) time.Duration {
-	d := baseBackoff << (attempt - 1)
-	if d > maxBackoff || d <= 0 {
-		d = maxBackoff
-	}
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

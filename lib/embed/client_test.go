@@ -427,30 +427,6 @@ func TestNew(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 6, 12, 9, 0, 0, 0, time.UTC)
-	tests := []struct {
-		v    string
-		want time.Duration
-		ok   bool
-	}{
-		{"0", 0, true},
-		{"3", 3 * time.Second, true},
-		{" 1.5 ", 1500 * time.Millisecond, true},
-		{"Fri, 12 Jun 2026 09:00:30 GMT", 30 * time.Second, true},
-		{"Fri, 12 Jun 2026 08:59:00 GMT", 0, true},
-		{"", 0, false},
-		{"-1", 0, false},
-		{"later", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.v, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseRetryAfter(%q) = %s, %v; want %s, %v", tt.v, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestFromConfig(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -6,6 +6,8 @@ package guests
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -88,8 +90,18 @@ type Access struct {
 	Scope   retrieval.Scope
 }
 
-// inactive statuses are not the guest's stays any more.
-const inactive = "('canceled', 'cancelled', 'declined', 'expired', 'closed')"
+// InactiveStatuses are the reservation statuses (as Guesty writes them)
+// that are not a stay any more: a guest's access, the identity check and
+// retrieval all leave such a reservation out. The one list; SQL reads it
+// as InactiveSQL.
+var InactiveStatuses = []string{"canceled", "cancelled", "declined", "expired", "closed"}
+
+// InactiveSQL is InactiveStatuses as an SQL list: `status NOT IN ` +
+// InactiveSQL.
+var InactiveSQL = "('" + strings.Join(InactiveStatuses, "', '") + "')"
+
+// Inactive reports whether status is one of InactiveStatuses.
+func Inactive(status string) bool { return slices.Contains(InactiveStatuses, status) }
 
 // For returns the access of guestID at now. A stranger ("") may see shared
 // knowledge and the public sections of active listings.
@@ -112,7 +124,7 @@ func For(ctx context.Context, db *pgxpool.Pool, guestID string, now time.Time) (
 			COALESCE(l.title, ''), COALESCE(l.timezone, ''), r.check_in, r.check_out, COALESCE(r.guests_count, 0),
 			COALESCE(r.planned_arrival, '')
 		FROM reservations r LEFT JOIN listings l ON l.id = r.listing_id
-		WHERE r.guest_id = $1 AND COALESCE(r.status, '') NOT IN `+inactive+`
+		WHERE r.guest_id = $1 AND COALESCE(r.status, '') NOT IN `+InactiveSQL+`
 		ORDER BY r.check_in NULLS LAST`, guestID)
 	if err != nil {
 		return a, fmt.Errorf("stays of guest: %w", err)

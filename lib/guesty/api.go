@@ -16,20 +16,20 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/retryafter"
 )
 
 // Settings of Guesty's Open API, which completes lean v2 events
 // (guesty-fetch) and imports an account's existing data (guesty-import).
 var (
 	APIURL = config.Register(config.Setting{Name: "GUESTY_API_URL", Default: DefaultAPIURL,
-		Help: "Guesty Open API base URL", Used: "guesty-fetch, guesty-import, doctor"})
+		Help: "Guesty Open API base URL", Used: "guesty-fetch, guesty-reconcile, guesty-import, doctor"})
 	ClientID = config.Register(config.Setting{Name: "GUESTY_CLIENT_ID", Secret: "guesty-client-id",
-		Help: "client id of the Guesty OAuth application (Integrations > Developer tools > OAuth applications); without it v2 reservation events keep only what they carry", Used: "guesty-fetch, guesty-import, doctor"})
+		Help: "client id of the Guesty OAuth application (Integrations > Developer tools > OAuth applications); without it v2 reservation events keep only what they carry", Used: "guesty-fetch, guesty-reconcile, guesty-import, doctor"})
 	ClientSecret = config.Register(config.Setting{Name: "GUESTY_CLIENT_SECRET", Secret: "guesty-client-secret",
-		Help: "client secret of the Guesty OAuth application (see GUESTY_CLIENT_ID)", Used: "guesty-fetch, guesty-import, doctor"})
+		Help: "client secret of the Guesty OAuth application (see GUESTY_CLIENT_ID)", Used: "guesty-fetch, guesty-reconcile, guesty-import, doctor"})
 )
 
 // DefaultAPIURL is Guesty's Open API host; paths carry the /v1 prefix and
@@ -354,11 +354,11 @@ func (a *API) get(ctx context.Context, path string, q url.Values, route string, 
 			}
 			return fault.Wrap(fault.Unavailable, ae, fmt.Sprintf("Guesty API rate limit reached, retry after %s", ae.RetryAfter))
 		case s >= 500:
-			ae.RetryAfter, _ = retryafter.Parse(res.Header.Get("Retry-After"), a.now())
+			ae.RetryAfter, _ = backoff.ParseRetryAfter(res.Header.Get("Retry-After"), a.now())
 			if attempt < 2 && ae.RetryAfter == 0 {
 				// One quick second try: a lone 502 from Guesty's edge is
 				// common, and a job retry costs a back-off.
-				if err := sleep(ctx, time.Second); err != nil {
+				if err := backoff.Sleep(ctx, time.Second); err != nil {
 					return err
 				}
 				continue
@@ -394,7 +394,7 @@ func resourceOf(path string) string {
 // rateLimitWait reads a 429's Retry-After (seconds, per Guesty's docs);
 // defaultRateLimitWait without one; at least a second, at most an hour.
 func rateLimitWait(h http.Header, now time.Time) time.Duration {
-	d, ok := retryafter.Parse(h.Get("Retry-After"), now)
+	d, ok := backoff.ParseRetryAfter(h.Get("Retry-After"), now)
 	if !ok {
 		d = defaultRateLimitWait
 	}

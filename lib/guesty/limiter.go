@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/harborstays/concierge/lib/backoff"
 )
 
 // Limits are request budgets per trailing window.
@@ -102,20 +104,8 @@ func (l *limiter) wait(ctx context.Context, budget time.Duration) error {
 		if now.Add(d).Sub(start) > budget {
 			return &RateLimitError{Wait: d}
 		}
-		if err := sleep(ctx, d); err != nil {
+		if err := backoff.Sleep(ctx, d); err != nil {
 			return err
 		}
-	}
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

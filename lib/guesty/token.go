@@ -21,8 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/retryafter"
 )
 
 const (
@@ -215,7 +215,7 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Duration, error
 		// database, a second deployment with the same application).
 		// The wait can be most of a day: the oldest of the day's tokens
 		// must age out.
-		d, ok := retryafter.Parse(res.Header.Get("Retry-After"), time.Now())
+		d, ok := backoff.ParseRetryAfter(res.Header.Get("Retry-After"), time.Now())
 		if !ok {
 			d = time.Hour
 		}

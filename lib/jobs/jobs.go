@@ -66,14 +66,31 @@ type Message struct {
 // fresh redrive budget: new work is not parked for invocations spent on
 // the old.
 func Enqueue(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID string) (Job, error) {
+	return enqueue(ctx, tx, k, subject, traceID, nil)
+}
+
+// EnqueueSQL is the one statement that writes jobs: rows yields (kind,
+// function, subject, trace_id, not_before, next_attempt_at), as VALUES or
+// a SELECT, and a pending job of the same kind and subject absorbs each
+// (see Enqueue). The webhook's single-statement delivery embeds it as a
+// CTE; append the RETURNING the caller reads.
+func EnqueueSQL(rows string) string {
+	return `INSERT INTO jobs (kind, function, subject, trace_id, not_before, next_attempt_at)
+		` + rows + `
+		ON CONFLICT (kind, subject) WHERE status = 'pending' DO UPDATE SET updated_at = now(), redrives = 0`
+}
+
+// enqueueSQL writes one job; $5, the delay in seconds, is NULL for a job
+// due now (no not_before).
+var enqueueSQL = EnqueueSQL(`VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::float8),
+			COALESCE(now() + make_interval(secs => $5::float8), now()))`) + `
+		RETURNING id::text`
+
+// enqueue writes a pending job in tx, due after delay seconds (by the
+// database clock), or now when delay is nil.
+func enqueue(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID string, delay *float64) (Job, error) {
 	var id string
-	err := tx.QueryRow(ctx, `
-		INSERT INTO jobs (kind, function, subject, trace_id)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (kind, subject) WHERE status = 'pending'
-		DO UPDATE SET updated_at = now(), redrives = 0
-		RETURNING id::text`, k.Name, k.Function, subject, traceID).Scan(&id)
-	if err != nil {
+	if err := tx.QueryRow(ctx, enqueueSQL, k.Name, k.Function, subject, traceID, delay).Scan(&id); err != nil {
 		return Job{}, fmt.Errorf("enqueue %s %s: %w", k.Name, subject, err)
 	}
 	return Job{ID: id, Kind: k.Name, Function: k.Function, Subject: subject, TraceID: traceID}, nil
@@ -104,17 +121,8 @@ func WakeOrEnqueue(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID stri
 // picks it up once due. A pending job for the same kind and subject keeps
 // its own time.
 func EnqueueAfter(ctx context.Context, tx pgx.Tx, k Kind, subject, traceID string, delay time.Duration) (Job, error) {
-	var id string
-	err := tx.QueryRow(ctx, `
-		INSERT INTO jobs (kind, function, subject, trace_id, not_before, next_attempt_at)
-		VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), now() + make_interval(secs => $5))
-		ON CONFLICT (kind, subject) WHERE status = 'pending'
-		DO UPDATE SET updated_at = now(), redrives = 0
-		RETURNING id::text`, k.Name, k.Function, subject, traceID, delay.Seconds()).Scan(&id)
-	if err != nil {
-		return Job{}, fmt.Errorf("enqueue %s %s: %w", k.Name, subject, err)
-	}
-	return Job{ID: id, Kind: k.Name, Function: k.Function, Subject: subject, TraceID: traceID}, nil
+	secs := delay.Seconds()
+	return enqueue(ctx, tx, k, subject, traceID, &secs)
 }
 
 // Invoker starts a function asynchronously: the OpenFaaS gateway in

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/fault"
 )
 
@@ -21,6 +21,10 @@ const (
 	StatusDone     = "done"
 	StatusFailed   = "failed"
 )
+
+// ActiveStatuses is the SQL list of the statuses of a job that may still
+// run — not done, not failed: `status IN ` + ActiveStatuses.
+const ActiveStatuses = "('" + StatusPending + "', '" + StatusRunning + "', '" + StatusRetrying + "')"
 
 var (
 	// ErrFinished: the job is done or failed already; a repeated invocation
@@ -53,14 +57,7 @@ var DefaultPolicy = Policy{MaxAttempts: 8, Lease: 5 * time.Minute, Base: 30 * ti
 // Backoff is the wait after the n-th failed attempt (n >= 1): exponential
 // with full jitter over the upper half, so retries of one outage spread out.
 func (p Policy) Backoff(n int) time.Duration {
-	d := p.Base
-	for i := 1; i < n && d < p.Max; i++ {
-		d *= 2
-	}
-	if d > p.Max {
-		d = p.Max
-	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return backoff.Backoff{Base: p.Base, Max: p.Max, Jitter: backoff.UpperHalf}.Delay(n)
 }
 
 // Claimed is a job an invocation now owns.

@@ -83,7 +83,7 @@ func (o RedriveOptions) withDefaults() RedriveOptions {
 // after that the redrive back-off alone decides.
 // A delayed job (not_before, EnqueueAfter) has no producer invocation to
 // wait for: it is overdue as soon as it is due.
-const overdueSQL = `next_attempt_at <= now() AND status IN ('pending', 'running', 'retrying')
+const overdueSQL = `next_attempt_at <= now() AND status IN ` + ActiveStatuses + `
 	AND (status <> 'pending' OR redrives > 0 OR not_before IS NOT NULL OR updated_at <= now() - make_interval(secs => $1))`
 
 // Actions a pass takes on a job.

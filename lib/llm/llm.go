@@ -24,16 +24,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/retryafter"
 )
 
 // DefaultModel is a Groq production model, by its full id. Groq
@@ -379,14 +378,13 @@ func readAPIError(res *http.Response) *apiError {
 	return e
 }
 
-// Back-off between attempts, as openai-go computed it: 0.5 s doubling to
-// at most 8 s, minus up to a quarter of jitter; a provider's wait of up to
-// a minute is taken as asked.
-const (
-	initialRetryDelay = 500 * time.Millisecond
-	maxRetryDelay     = 8 * time.Second
-	maxProviderWait   = time.Minute
-)
+// retryPolicy is the back-off between attempts, as openai-go computed it:
+// 0.5 s doubling to at most 8 s, minus up to a quarter of jitter.
+var retryPolicy = backoff.Backoff{Base: 500 * time.Millisecond, Max: 8 * time.Second, Jitter: backoff.UpperQuarter}
+
+// maxProviderWait: a provider's wait of up to a minute is taken as asked;
+// a longer one is not sat out (the error carries it to the job).
+const maxProviderWait = time.Minute
 
 // retryable says whether an attempt that ended so may be tried again.
 func retryable(status int) bool {
@@ -413,28 +411,15 @@ func (c *Client) do(ctx context.Context, op, method, path string, body []byte, o
 		if apiErr != nil && apiErr.Header.Get("X-Should-Retry") == "false" {
 			return last
 		}
-		wait := backoff(attempt)
+		var ra time.Duration
 		if apiErr != nil {
-			if ra := retryAfter(apiErr.Header, time.Now()); ra > 0 && ra <= maxProviderWait {
-				wait = ra
-			}
+			ra = retryAfter(apiErr.Header, time.Now())
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		wait, stop := retryPolicy.Next(ctx, attempt+1, ra, ra > 0 && ra <= maxProviderWait)
+		if stop != nil || retryPolicy.Wait(ctx, wait) != nil {
 			return last
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return last
-		case <-t.C:
 		}
 	}
-}
-
-func backoff(attempt int) time.Duration {
-	d := min(initialRetryDelay<<attempt, maxRetryDelay)
-	return time.Duration(float64(d) * (1 - 0.25*rand.Float64()))
 }
 
 // attempt is one request: an *apiError for a non-2xx answer, an error for
@@ -514,6 +499,6 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 			return time.Duration(ms * float64(time.Millisecond))
 		}
 	}
-	d, _ := retryafter.Parse(h.Get("Retry-After"), now)
+	d, _ := backoff.ParseRetryAfter(h.Get("Retry-After"), now)
 	return d
 }

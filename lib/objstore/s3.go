@@ -110,10 +110,24 @@ func NewS3(o S3Options) (*S3, error) {
 				t.TLSHandshakeTimeout = 10 * time.Second
 			})
 	}
-	creds := aws.Credentials{AccessKeyID: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey, Source: "concierge settings"}
-	client := s3.New(s3.Options{
-		Region:       o.Region,
-		BaseEndpoint: aws.String(strings.TrimRight(o.Endpoint, "/")),
+	client := NewS3Client(o.Endpoint, o.Region, o.AccessKeyID, o.SecretAccessKey, hc)
+	return &S3{
+		client: client, bucket: o.Bucket, name: "s3://" + u.Host + "/" + o.Bucket,
+		partSize: o.PartSize, concurrency: o.Concurrency,
+		copyLimit: maxCopySize, copyPart: copyPartSize,
+	}, nil
+}
+
+// NewS3Client is the S3 API client for an S3-compatible endpoint as every
+// caller here speaks to one (R2, SeaweedFS, the test servers): the bucket
+// in the path, static credentials, and checksums only when required (since
+// service/s3 v1.73.0 the SDK sends CRC32 checksums by default, which R2
+// rejected or mismatched).
+func NewS3Client(endpoint, region, accessKeyID, secretAccessKey string, hc aws.HTTPClient) *s3.Client {
+	creds := aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey, Source: "concierge settings"}
+	return s3.New(s3.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(strings.TrimRight(endpoint, "/")),
 		// R2 and the test servers take the bucket in the path.
 		UsePathStyle: true,
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
@@ -126,11 +140,6 @@ func NewS3(o S3Options) (*S3, error) {
 		// "not validating response payload" warning.
 		DisableLogOutputChecksumValidationSkipped: true,
 	})
-	return &S3{
-		client: client, bucket: o.Bucket, name: "s3://" + u.Host + "/" + o.Bucket,
-		partSize: o.PartSize, concurrency: o.Concurrency,
-		copyLimit: maxCopySize, copyPart: copyPartSize,
-	}, nil
 }
 
 func (s *S3) String() string { return s.name }

@@ -492,7 +492,7 @@ func (p *Poster) awaitAudio(ctx context.Context, r Reply) (ready bool, err error
 	if r.VoiceStatus == "pending" {
 		var late bool
 		err := p.DB.QueryRow(ctx, `SELECT COALESCE(voice_requested_at < now() - make_interval(secs => $3), true)
-				OR NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $2 AND subject = $4 AND status IN ('pending', 'running', 'retrying'))
+				OR NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $2 AND subject = $4 AND status IN `+jobs.ActiveStatuses+`)
 			FROM replies WHERE id = $1`, r.ID, p.Synthesize.Name, AudioWait.Seconds(), Subject(r.ID)).Scan(&late)
 		if err != nil {
 			return false, fault.Wrap(fault.Unavailable, fmt.Errorf("check speech of reply %s: %w", r.ID, err), "database unavailable")

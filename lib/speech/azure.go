@@ -9,10 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/fault"
 )
 
@@ -245,29 +245,12 @@ func (a *Azure) doWith(c *http.Client, req *http.Request, what string) ([]byte, 
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return nil, fault.New(fault.Permanent, "Azure Speech %s refused the key (HTTP %d): check AZURE_SPEECH_KEY and AZURE_SPEECH_REGION", what, s)
 	case s == http.StatusTooManyRequests || s >= 500:
-		wait := retryAfter(res.Header.Get("Retry-After"))
+		wait, _ := backoff.ParseRetryAfter(res.Header.Get("Retry-After"), time.Now())
 		err := fault.New(fault.Unavailable, "Azure Speech %s unavailable (HTTP %d), retry after %s", what, s, wait)
 		return nil, &RetryAfterError{After: wait, Err: err}
 	default:
 		return nil, fault.New(fault.Permanent, "Azure Speech %s rejected the request (HTTP %d)", what, s)
 	}
-}
-
-// retryAfter reads seconds or an HTTP date; 0 when absent.
-func retryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d.Round(time.Second)
-		}
-	}
-	return 0
 }
 
 // scrub drops the URL from a transport error (no key is in it, but the

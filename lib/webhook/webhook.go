@@ -203,12 +203,12 @@ func statementWith(d Delivery, ev string) (string, pgx.NamedArgs) {
 			if j.Delay > 0 {
 				notBefore = fmt.Sprintf("now() + make_interval(secs => %d)", int64(j.Delay.Seconds()))
 			}
+			rows := fmt.Sprintf("SELECT '%s', '%s', %s, @trace_id, %s, COALESCE(%s, now()) FROM %s WHERE %s IS NOT NULL",
+				j.Kind.Name, j.Kind.Function, j.Column, notBefore, notBefore, w.Name, j.Column)
 			fmt.Fprintf(&b, `,
 %s AS (
-		INSERT INTO jobs (kind, function, subject, trace_id, not_before, next_attempt_at)
-		SELECT '%s', '%s', %s, @trace_id, %s, COALESCE(%s, now()) FROM %s WHERE %s IS NOT NULL
-		ON CONFLICT (kind, subject) WHERE status = 'pending' DO UPDATE SET updated_at = now(), redrives = 0
-		RETURNING id::text, kind, function, subject)`, name, j.Kind.Name, j.Kind.Function, j.Column, notBefore, notBefore, w.Name, j.Column)
+		%s
+		RETURNING id::text, kind, function, subject)`, name, jobs.EnqueueSQL(rows))
 			if j.Delay > 0 {
 				// Written, not dispatched: nothing may start it early.
 				// (PostgreSQL runs a data-modifying CTE whether or not the
