@@ -351,4 +351,22 @@ func TestModelReadsTheStayWhenNothingIsRetrieved(t *testing.T) {
 			t.Fatalf("got %+v after %d model calls, want a hand-off without asking", res, len(m.calls))
 		}
 	})
+	// The model decides: reading the stay, it may still hand off.
+	t.Run("with a stay, the model hands off", func(t *testing.T) {
+		m := &script{outs: []string{`{"answer":"","language":"de","citations":[],"needs_handoff":true,"reason":"not_in_context"}`}}
+		res := engine(t, &fakeIndex{}, m).Answer(context.Background(),
+			Request{Question: "Gibt es eine Sauna?", Access: guests.Access{GuestID: "G", Stay: stay(now)}, Now: now})
+		if !res.Handoff || res.Reason != ReasonNotInData || len(m.calls) != 1 {
+			t.Fatalf("got %+v after %d model calls, want the model's hand-off", res, len(m.calls))
+		}
+	})
+	// Without a model nothing changes: the offline answerer quotes the stay
+	// for what it knows and hands off the rest.
+	t.Run("offline, with a stay", func(t *testing.T) {
+		res := engine(t, &fakeIndex{}, nil).Answer(context.Background(),
+			Request{Question: "Gibt es eine Sauna?", Access: guests.Access{GuestID: "G", Stay: stay(now)}, Now: now})
+		if !res.Handoff || res.Reason != ReasonNothing {
+			t.Fatalf("offline, nothing retrieved, a question the stay does not answer: %+v", res)
+		}
+	})
 }

@@ -2,12 +2,19 @@ package indexer
 
 import (
 	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/documents"
 	"github.com/harborstays/concierge/lib/embed"
+	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/incidents"
+	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/retrieval"
+	"github.com/harborstays/concierge/lib/retrieval/fusion"
 	"github.com/harborstays/concierge/lib/retrieval/pgindex"
 	"github.com/harborstays/concierge/lib/retrieval/qdrant"
 )
@@ -21,18 +28,55 @@ var (
 		Help:    "Guesty listing custom fields to index: id=Label, with ! for secrets shared only during a stay", Used: "vectorize"})
 )
 
-// OpenIndex returns the retrieval index the configuration selects: Qdrant
-// when QDRANT_URL is set, else PostgreSQL full text. Search (llm-query) and
-// indexing (vectorize) must agree on it, so both call this.
+// OpenIndex returns the retrieval index the configuration selects: with
+// QDRANT_URL, PostgreSQL full text and Qdrant fused (lib/retrieval/fusion),
+// else PostgreSQL full text alone. Search (llm-query) and indexing
+// (vectorize) must agree on it, so both call this.
 func OpenIndex(ctx context.Context, env *fnenv.Env) (retrieval.Index, error) {
+	text := pgindex.New(env.DB)
 	if env.Config.URL(qdrant.SettingURL) == "" {
-		return pgindex.New(env.DB), nil
+		return text, nil
 	}
 	emb, err := embed.FromConfig(env.Config)
 	if err != nil {
 		return nil, err
 	}
-	return qdrant.FromConfig(ctx, env.Config, emb)
+	open := func(ctx context.Context) (*qdrant.Index, error) { return qdrant.FromConfig(ctx, env.Config, emb) }
+	var dense retrieval.Index
+	idx, err := open(ctx)
+	switch {
+	case err == nil:
+		dense = idx
+	case fault.KindOf(err) == fault.Unavailable:
+		// Qdrant (or the embeddings provider learning the size) is down
+		// now: start on full text and connect on a later use.
+		env.Log.Warn().Err(err).Msg("qdrant unreachable at start: searching PostgreSQL full text until it answers")
+		dense = newLazyDense(open)
+	default:
+		return nil, err
+	}
+	return fusion.New(text, dense, fusion.Options{OnDegraded: degradedIncident(env.DB)}), nil
+}
+
+// codeSearchDegraded is the incident code of a search answered from full
+// text alone because the dense side failed.
+const codeSearchDegraded = "search_degraded"
+
+// degradedIncident records each degraded search as an incident of the
+// provider that failed, so the operator's metrics endpoint (redrive's GET)
+// shows it: functions run where nobody scrapes them. The fusion index has
+// already logged the error.
+func degradedIncident(db *pgxpool.Pool) func(ctx context.Context, err error) {
+	return func(ctx context.Context, err error) {
+		in := incidents.Incident{Provider: "qdrant", Setting: qdrant.SettingURL.Name, Code: codeSearchDegraded,
+			Message: "a search was answered from PostgreSQL full text alone: " + err.Error()}
+		if errors.Is(err, qdrant.ErrEmbed) {
+			in.Provider, in.Setting = "embeddings", embed.SettingURL.Name
+		}
+		if err := incidents.Record(ctx, db, in); err != nil {
+			logging.From(ctx).Warn().Err(err).Msg("could not record the degraded search")
+		}
+	}
 }
 
 // FromEnv builds the Indexer the configuration selects.

@@ -84,6 +84,11 @@ var payloadIndexes = []struct {
 	{keyTeamOnly, qc.FieldType_FieldTypeBool},
 }
 
+// ErrEmbed marks an error of the embedder rather than of Qdrant
+// (errors.Is), so a caller can tell which provider failed: the embeddings
+// endpoint (EMBEDDINGS_URL) or Qdrant (QDRANT_URL).
+var ErrEmbed = errors.New("embed")
+
 // Embedder turns texts into vectors of Dimensions() floats (0 while unknown:
 // New then embeds a probe text to learn it). An embedder that also has
 // Model() string gets it recorded in the collection, and a collection made
@@ -333,7 +338,7 @@ func (x *Index) Replace(ctx context.Context, docID string, chunks []retrieval.Ch
 	}
 	vecs, err := x.emb.Embed(ctx, texts)
 	if err != nil {
-		return fmt.Errorf("qdrant: replace %s: embed: %w", docID, err)
+		return fmt.Errorf("qdrant: replace %s: %w: %w", docID, ErrEmbed, err)
 	}
 	if len(vecs) != len(chunks) {
 		return fmt.Errorf("qdrant: replace %s: embedder returned %d vectors for %d chunks", docID, len(vecs), len(chunks))
@@ -415,7 +420,7 @@ func (x *Index) Search(ctx context.Context, scope retrieval.Scope, query string,
 	limit = min(limit, maxLimit)
 	vecs, err := x.emb.Embed(ctx, []string{query})
 	if err != nil {
-		return nil, fmt.Errorf("qdrant: search: embed: %w", err)
+		return nil, fmt.Errorf("qdrant: search: %w: %w", ErrEmbed, err)
 	}
 	if len(vecs) != 1 || len(vecs[0]) != x.dims {
 		return nil, fault.New(fault.Permanent, "qdrant: search: embedder returned no %d-dimension vector", x.dims)

@@ -15,6 +15,11 @@
 //     is_empty, is_null, has_id;
 //   - the health check, so qdrant.NewClient's version check passes.
 //
+// Like Qdrant, it keeps a payload index of the indexed keys' values: a
+// filter whose should or must conditions match indexed keys scans only the
+// points the index names (each still matched in full), so a search over a
+// large collection costs what the scope holds, not every point.
+//
 // Filters are checked the way Qdrant's strict mode checks them (the mode
 // Qdrant Cloud enables): a condition on a payload key needs a payload index
 // of a fitting type on that key. That catches an index bootstrap that forgot
@@ -66,6 +71,11 @@ type collection struct {
 	metadata map[string]*qc.Value
 	indexes  map[string]qc.FieldType
 	points   map[string]*point
+	// postings is the payload index, as Qdrant keeps one: for each indexed
+	// top-level key, each value (token) to the points holding it. Filters
+	// use it to pick candidates, then every candidate is matched in full,
+	// so it changes speed, never results.
+	postings map[string]map[string]map[string]struct{}
 }
 
 type point struct {
@@ -188,6 +198,7 @@ func (h *collections) Create(_ context.Context, r *qc.CreateCollection) (*qc.Col
 		metadata: md,
 		indexes:  map[string]qc.FieldType{},
 		points:   map[string]*point{},
+		postings: map[string]map[string]map[string]struct{}{},
 	}
 	return &qc.CollectionOperationResponse{Result: true}, nil
 }
@@ -277,6 +288,7 @@ func (h *points) CreateFieldIndex(_ context.Context, r *qc.CreateFieldIndexColle
 		return nil, status.Error(codes.InvalidArgument, "Validation error: field_name and field_type are required")
 	}
 	c.indexes[r.GetFieldName()] = r.GetFieldType()
+	c.reindex(r.GetFieldName())
 	return done(), nil
 }
 
@@ -315,7 +327,9 @@ func (h *points) Upsert(_ context.Context, r *qc.UpsertPoints) (*qc.PointsOperat
 		batch = append(batch, &point{id: id, key: key, vector: vec, payload: payload})
 	}
 	for _, p := range batch {
+		c.remove(p.key)
 		c.points[p.key] = p
+		c.index(p)
 	}
 	return done(), nil
 }
@@ -336,20 +350,15 @@ func (h *points) Delete(_ context.Context, r *qc.DeletePoints) (*qc.PointsOperat
 			if err != nil {
 				return nil, err
 			}
-			delete(c.points, key)
+			c.remove(key)
 		}
 	case sel.GetFilter() != nil:
-		if err := c.checkFilter(sel.GetFilter()); err != nil {
+		matched, err := c.filter(sel.GetFilter())
+		if err != nil {
 			return nil, err
 		}
-		for key, p := range c.points {
-			ok, err := match(sel.GetFilter(), p)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				delete(c.points, key)
-			}
+		for _, p := range matched {
+			c.remove(p.key)
 		}
 	default:
 		return nil, status.Error(codes.InvalidArgument, "Validation error: points selector is required")
@@ -494,21 +503,190 @@ func (h *points) Query(_ context.Context, r *qc.QueryPoints) (*qc.QueryResponse,
 }
 
 // filter returns the points matching f (all for nil); s.mu must be held.
+// Candidates come from the payload index when f allows it (see
+// candidates), else from every point; each is matched in full.
 func (c *collection) filter(f *qc.Filter) ([]*point, error) {
 	if err := c.checkFilter(f); err != nil {
 		return nil, err
 	}
 	var out []*point
-	for _, p := range c.points {
+	try := func(p *point) error {
 		ok, err := match(f, p)
-		if err != nil {
-			return nil, err
-		}
 		if ok {
 			out = append(out, p)
 		}
+		return err
+	}
+	if keys, ok := c.candidates(f); ok {
+		for key := range keys {
+			if err := try(c.points[key]); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for _, p := range c.points {
+		if err := try(p); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// token is a payload value as the payload index keys it; false for values
+// no match condition the index serves can meet.
+func token(v *qc.Value) (string, bool) {
+	switch k := v.GetKind().(type) {
+	case *qc.Value_StringValue:
+		return "s:" + k.StringValue, true
+	case *qc.Value_BoolValue:
+		return "b:" + strconv.FormatBool(k.BoolValue), true
+	case *qc.Value_IntegerValue:
+		return "i:" + strconv.FormatInt(k.IntegerValue, 10), true
+	}
+	return "", false
+}
+
+// index adds p to the postings of every indexed top-level key it holds.
+func (c *collection) index(p *point) {
+	for key := range c.indexes {
+		if strings.Contains(key, ".") {
+			continue
+		}
+		for _, v := range values(p.payload, key) {
+			if t, ok := token(v); ok {
+				byValue := c.postings[key]
+				if byValue == nil {
+					byValue = map[string]map[string]struct{}{}
+					c.postings[key] = byValue
+				}
+				if byValue[t] == nil {
+					byValue[t] = map[string]struct{}{}
+				}
+				byValue[t][p.key] = struct{}{}
+			}
+		}
+	}
+}
+
+// remove deletes the point with key, and its postings.
+func (c *collection) remove(key string) {
+	p, ok := c.points[key]
+	if !ok {
+		return
+	}
+	for k, byValue := range c.postings {
+		for _, v := range values(p.payload, k) {
+			if t, ok := token(v); ok {
+				delete(byValue[t], key)
+			}
+		}
+	}
+	delete(c.points, key)
+}
+
+// reindex rebuilds the postings of key over every point.
+func (c *collection) reindex(key string) {
+	delete(c.postings, key)
+	if strings.Contains(key, ".") {
+		return
+	}
+	for _, p := range c.points {
+		for _, v := range values(p.payload, key) {
+			if t, ok := token(v); ok {
+				if c.postings[key] == nil {
+					c.postings[key] = map[string]map[string]struct{}{}
+				}
+				if c.postings[key][t] == nil {
+					c.postings[key][t] = map[string]struct{}{}
+				}
+				c.postings[key][t][p.key] = struct{}{}
+			}
+		}
+	}
+}
+
+// candidates returns a superset of the points matching f from the payload
+// index, or false when f has no condition the index can serve. A point
+// matching f meets one of its should conditions (when there are some and
+// no min_should) and every must condition, so the union of the shoulds'
+// candidates, or the smallest must's, holds every match.
+func (c *collection) candidates(f *qc.Filter) (map[string]struct{}, bool) {
+	if f == nil {
+		return nil, false
+	}
+	if len(f.GetShould()) > 0 && f.GetMinShould() == nil {
+		union := map[string]struct{}{}
+		all := true
+		for _, cd := range f.GetShould() {
+			keys, ok := c.condCandidates(cd)
+			if !ok {
+				all = false
+				break
+			}
+			for k := range keys {
+				union[k] = struct{}{}
+			}
+		}
+		if all {
+			return union, true
+		}
+	}
+	var best map[string]struct{}
+	found := false
+	for _, cd := range f.GetMust() {
+		if keys, ok := c.condCandidates(cd); ok && (!found || len(keys) < len(best)) {
+			best, found = keys, true
+		}
+	}
+	return best, found
+}
+
+func (c *collection) condCandidates(cd *qc.Condition) (map[string]struct{}, bool) {
+	switch v := cd.GetConditionOneOf().(type) {
+	case *qc.Condition_Filter:
+		return c.candidates(v.Filter)
+	case *qc.Condition_Field:
+		byValue, ok := c.postings[v.Field.GetKey()]
+		if _, indexed := c.indexes[v.Field.GetKey()]; !indexed || strings.Contains(v.Field.GetKey(), ".") {
+			return nil, false
+		}
+		if !ok {
+			byValue = nil // indexed, no point holds the key
+		}
+		if f := v.Field; f.Range != nil || f.GeoBoundingBox != nil || f.GeoRadius != nil || f.GeoPolygon != nil || f.ValuesCount != nil || f.DatetimeRange != nil {
+			return nil, false
+		}
+		var tokens []string
+		switch mv := v.Field.GetMatch().GetMatchValue().(type) {
+		case *qc.Match_Keyword:
+			tokens = []string{"s:" + mv.Keyword}
+		case *qc.Match_Keywords:
+			for _, k := range mv.Keywords.GetStrings() {
+				tokens = append(tokens, "s:"+k)
+			}
+		case *qc.Match_Boolean:
+			tokens = []string{"b:" + strconv.FormatBool(mv.Boolean)}
+		case *qc.Match_Integer:
+			tokens = []string{"i:" + strconv.FormatInt(mv.Integer, 10)}
+		default:
+			return nil, false
+		}
+		if len(tokens) == 1 {
+			if keys := byValue[tokens[0]]; keys != nil {
+				return keys, true
+			}
+			return map[string]struct{}{}, true
+		}
+		out := map[string]struct{}{}
+		for _, t := range tokens {
+			for k := range byValue[t] {
+				out[k] = struct{}{}
+			}
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // checkFilter refuses conditions on keys without a fitting payload index,

@@ -211,3 +211,76 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("count %d %v", n, err)
 	}
 }
+
+// The payload index picks candidates; it must never change a result: an
+// index created after the points, a point overwritten with another value,
+// a point deleted, a should over indexed keys, a must beside an unindexed
+// condition.
+func TestPayloadIndexNeverChangesResults(t *testing.T) {
+	_, c := client(t)
+	ctx := t.Context()
+	if err := c.CreateCollection(ctx, &qc.CreateCollection{CollectionName: "p", VectorsConfig: qc.NewVectorsConfig(&qc.VectorParams{Size: 2, Distance: qc.Distance_Cosine})}); err != nil {
+		t.Fatal(err)
+	}
+	var pts []*qc.PointStruct
+	for i := range 40 {
+		pts = append(pts, &qc.PointStruct{Id: qc.NewIDNum(uint64(i)), Vectors: qc.NewVectorsDense([]float32{1, float32(i)}),
+			Payload: qc.NewValueMap(map[string]any{"g": strconv.Itoa(i % 4), "ok": i%3 == 0})})
+	}
+	if _, err := c.Upsert(ctx, &qc.UpsertPoints{CollectionName: "p", Points: pts}); err != nil {
+		t.Fatal(err)
+	}
+	for key, ft := range map[string]qc.FieldType{"g": qc.FieldType_FieldTypeKeyword, "ok": qc.FieldType_FieldTypeBool} {
+		if _, err := c.CreateFieldIndex(ctx, &qc.CreateFieldIndexCollection{CollectionName: "p", FieldName: key, FieldType: qc.PtrOf(ft)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Point 1 moves from g=1 to g=2; point 2 is deleted.
+	if _, err := c.Upsert(ctx, &qc.UpsertPoints{CollectionName: "p", Points: []*qc.PointStruct{{Id: qc.NewIDNum(1),
+		Vectors: qc.NewVectorsDense([]float32{1, 1}), Payload: qc.NewValueMap(map[string]any{"g": "2", "ok": false})}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Delete(ctx, &qc.DeletePoints{CollectionName: "p", Points: qc.NewPointsSelector(qc.NewIDNum(2))}); err != nil {
+		t.Fatal(err)
+	}
+	// want lists, in id order, the points left (all but 2) that pred keeps.
+	want := func(pred func(i int) bool) []string {
+		var out []string
+		for i := range 40 {
+			if i != 2 && pred(i) {
+				out = append(out, strconv.Itoa(i))
+			}
+		}
+		return out
+	}
+	g := func(i int) string {
+		if i == 1 {
+			return "2"
+		}
+		return strconv.Itoa(i % 4)
+	}
+	ok := func(i int) bool { return i != 1 && i%3 == 0 }
+	tests := []struct {
+		name string
+		f    *qc.Filter
+		want []string
+	}{
+		{"keyword", &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword("g", "1")}}, want(func(i int) bool { return g(i) == "1" })},
+		{"moved value", &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword("g", "2")}}, want(func(i int) bool { return g(i) == "2" })},
+		{"should", &qc.Filter{Should: []*qc.Condition{qc.NewMatchKeyword("g", "3"), qc.NewMatchBool("ok", true)}},
+			want(func(i int) bool { return g(i) == "3" || ok(i) })},
+		{"must and must_not", &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeywords("g", "0", "2")}, MustNot: []*qc.Condition{qc.NewMatchBool("ok", true)}},
+			want(func(i int) bool { return (g(i) == "0" || g(i) == "2") && !ok(i) })},
+		{"should with an unindexable condition", &qc.Filter{Should: []*qc.Condition{qc.NewMatchKeyword("g", "3"), qc.NewHasID(qc.NewIDNum(5))}},
+			want(func(i int) bool { return g(i) == "3" || i == 5 })},
+	}
+	for _, tt := range tests {
+		got, err := c.Scroll(ctx, &qc.ScrollPoints{CollectionName: "p", Filter: tt.f, Limit: qc.PtrOf(uint32(100))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := idsOf(got); !slices.Equal(ids, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, ids, tt.want)
+		}
+	}
+}
