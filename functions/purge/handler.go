@@ -1,24 +1,44 @@
-// Package function is the purge OpenFaaS function: cron-connector invokes
-// it with an empty POST (stack.yml schedule) and it deletes the voice
-// clips — guests' voice messages and spoken replies — whose VOICE_TTL has
-// passed, answering the counts.
+// Package function is the purge OpenFaaS function: the scheduled retention
+// pass. cron-connector invokes it with an empty POST (stack.yml schedule);
+// it deletes what has outlived its retention — voice clips after
+// VOICE_TTL, voice in Chatwoot, raw webhook events, finished jobs,
+// replies (folded into daily counts), messages and transcripts, calls —
+// erases the guests Guesty deleted, takes the retrieval index along, and
+// answers the figures. GET answers the latest pass as Prometheus metrics.
+//
+// Retention grew inside purge rather than beside it: purge already was the
+// one scheduled function that deletes personal data, with its schedule,
+// its single replica (two passes would only skip each other's rows) and
+// its place in the runner and the deployment; a second function would
+// have split one policy over two schedules.
 package function
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/guestdata"
+	"github.com/harborstays/concierge/lib/indexer"
+	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
-	"github.com/harborstays/concierge/lib/voice"
+	"github.com/harborstays/concierge/lib/retention"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "purge"
+
+// passSlack is what the pass's context allows beyond RETENTION_BUDGET: a
+// batch started just before the budget ran out finishes, and the pass is
+// recorded.
+const passSlack = 10 * time.Second
 
 var entry = fnenv.NewEntry(Name, New)
 
@@ -28,21 +48,65 @@ func Init() error { return entry.Init() }
 // Handle is the OpenFaaS entry point.
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
+// accountClient deletes messages in any account with one token.
+type accountClient struct{ c *chatwoot.Client }
+
+func (a accountClient) DeleteMessage(ctx context.Context, account, conversation, message int64) error {
+	return a.c.ForAccount(account).DeleteMessage(ctx, conversation, message)
+}
+
 // New builds the handler from env.
-func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+	policy := retention.PolicyFrom(env.Config)
+	clients, err := chatwoot.FromConfig(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	key := guestdata.KeyFrom(env.Config)
+	index, err := indexer.OpenIndex(ctx, env)
+	if err != nil {
+		return nil, err
+	}
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
+	p := &retention.Purger{DB: env.DB, Index: index, Policy: policy, Key: key}
+	if clients.Contacts != nil {
+		// Deleting a message needs an agent's or administrator's token:
+		// the contacts token is one, the bot's is refused.
+		p.Chatwoot = accountClient{clients.Contacts}
+	}
+	if key == nil {
+		env.Log.Warn().Str("setting", guestdata.SettingLogKey.Name).Msg("no erasure log key: guests Guesty deleted wait for one")
+	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
+		if err := endpoint.Method(req, http.MethodPost, http.MethodGet); err != nil {
 			return endpoint.Error(err), nil
 		}
-		// The function's clock, the one stt and tts set expires_at with.
-		res, err := voice.Purge(req.Context(), env.DB, env.Now())
+		if req.Method == http.MethodGet {
+			var b bytes.Buffer
+			if err := retention.WritePrometheus(req.Context(), env.DB, &b); err != nil {
+				return endpoint.Error(err), nil
+			}
+			return handler.Response{StatusCode: http.StatusOK, Body: b.Bytes(), Header: http.Header{"Content-Type": {jobs.PrometheusContentType}}}, nil
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), policy.Budget+passSlack)
+		defer cancel()
+		res, err := p.Run(ctx, env.Now())
+		log := logging.From(req.Context())
+		ev := log.Info()
+		if err != nil {
+			ev = log.Error().Err(err)
+		}
+		d := ev.Bool("complete", res.Complete).Int("batches", res.Batches).Dur("longest_batch", res.LongestBatch).
+			Dur("elapsed", res.Elapsed).Int64("voice_bytes", res.Bytes)
+		for k, n := range res.Removed {
+			d = d.Int64(k, n)
+		}
+		d.Msg("retention pass")
 		if err != nil {
 			return endpoint.Error(err), nil
 		}
-		logging.From(req.Context()).Info().Int64("deleted", res.Deleted).Int64("bytes", res.Bytes).Msg("voice clips purged")
 		return endpoint.JSON(http.StatusOK, map[string]any{"status": "done", "result": res}), nil
 	}, nil
 }

@@ -3,11 +3,15 @@ package function
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fntest"
 )
 
@@ -39,7 +43,7 @@ func TestPurgeDeletesExpiredClips(t *testing.T) {
 	}{
 		{"expired clips go", "POST", 200, 2, 1, 1},
 		{"a second run finds nothing", "POST", 200, 0, 0, 1},
-		{"GET is refused", "GET", 405, 0, 0, 1},
+		{"PUT is refused", "PUT", 405, 0, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,9 +53,14 @@ func TestPurgeDeletesExpiredClips(t *testing.T) {
 			}
 			if code == 200 {
 				var v struct {
-					Result struct{ Deleted, Inputs, Bytes int }
+					Result struct {
+						Deleted, Inputs, Bytes int
+						Removed                map[string]int
+						Complete               bool
+					}
 				}
-				if err := json.Unmarshal([]byte(body), &v); err != nil || v.Result.Deleted != tt.deleted || v.Result.Inputs != tt.inputs || v.Result.Bytes != 3*tt.deleted {
+				if err := json.Unmarshal([]byte(body), &v); err != nil || v.Result.Deleted != tt.deleted || v.Result.Inputs != tt.inputs ||
+					v.Result.Bytes != 3*tt.deleted || v.Result.Removed["voice_clips"] != tt.deleted || !v.Result.Complete {
 					t.Errorf("result %s", body)
 				}
 			}
@@ -59,5 +68,44 @@ func TestPurgeDeletesExpiredClips(t *testing.T) {
 				t.Errorf("%d clips left, want %d", n, tt.remain)
 			}
 		})
+	}
+}
+
+// The pass's figures are also metrics: GET answers the latest pass in the
+// Prometheus text format (redrive's scrape can include them).
+func TestPurgeAnswersMetrics(t *testing.T) {
+	h := fntest.Start(t, Name, New, map[string]string{"RETENTION_EVENTS": "24h"})
+	now := time.Now()
+	h.Clock.Set(now)
+	if _, err := h.DB.Pool.Exec(context.Background(), `INSERT INTO webhook_events (source, event_type, dedupe_key, payload, handled, received_at)
+		VALUES ('guesty', 'guest.updated', 'old', '{}', true, $1), ('guesty', 'guest.updated', 'new', '{}', true, $2)`,
+		now.Add(-48*time.Hour), now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	code, body := h.Do(t, "GET", nil, nil)
+	if code != 200 || !strings.Contains(body, "# TYPE concierge_retention_removed_rows gauge") || strings.Contains(body, "concierge_retention_removed_rows{") {
+		t.Fatalf("before any pass: %d %s", code, body)
+	}
+	if code, body := h.Do(t, "POST", nil, nil); code != 200 || !strings.Contains(body, `"webhook_events":1`) {
+		t.Fatalf("pass: %d %s", code, body)
+	}
+	_, body = h.Do(t, "GET", nil, nil)
+	for _, want := range []string{`concierge_retention_removed_rows{kind="webhook_events"} 1`, "concierge_retention_last_pass_complete 1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", "true"); n != 1 {
+		t.Errorf("%d events left, want the recent one", n)
+	}
+}
+
+// A malformed retention setting stops the function at start, by name.
+func TestPurgeRefusesBadSettings(t *testing.T) {
+	d := dbtest.New(t)
+	_, _, err := fnenv.Build(context.Background(), fnenv.Options{Name: Name, DB: d.Pool, LogOutput: io.Discard,
+		Lookup: config.FromMap(map[string]string{"SECRETS_DIR": t.TempDir(), "RETENTION_CALLS": "a year"})}, New)
+	if err == nil || !strings.Contains(err.Error(), "RETENTION_CALLS") {
+		t.Errorf("%v", err)
 	}
 }

@@ -692,6 +692,8 @@ func (s *Server) route(method string, seg []string) (handler, string) {
 		return s.withConversation(id(1), s.createMessage), "messages#create"
 	case len(seg) == 3 && seg[0] == "conversations" && seg[2] == "messages" && method == http.MethodGet:
 		return s.withConversation(id(1), s.listMessages), "messages#index"
+	case len(seg) == 4 && seg[0] == "conversations" && seg[2] == "messages" && method == http.MethodDelete:
+		return s.withConversation(id(1), s.deleteMessage(id(3))), "messages#destroy"
 	case len(seg) == 3 && seg[0] == "conversations" && seg[2] == "toggle_status" && method == http.MethodPost:
 		return s.withConversation(id(1), s.toggleStatus), "conversations#toggle_status"
 	case len(seg) == 3 && seg[0] == "conversations" && seg[2] == "toggle_typing_status" && method == http.MethodPost:
@@ -712,6 +714,8 @@ func (s *Server) route(method string, seg []string) (handler, string) {
 		return s.createContact, "contacts#create"
 	case len(seg) == 2 && seg[0] == "contacts" && method == http.MethodGet:
 		return s.withContact(id(1), s.showContact), "contacts#show"
+	case len(seg) == 2 && seg[0] == "contacts" && method == http.MethodDelete:
+		return s.withContact(id(1), s.deleteContact), "contacts#destroy"
 	case len(seg) == 2 && seg[0] == "contacts" && (method == http.MethodPut || method == http.MethodPatch):
 		return s.withContact(id(1), s.updateContact), "contacts#update"
 	}
