@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,15 +46,8 @@ func guestyImport(ctx context.Context, args []string, env config.LookupFunc, out
 	dryRun := fs.Bool("dry-run", false, "")
 	restart := fs.Bool("restart", false, "")
 	noProgress := fs.Bool("no-progress", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			_, err = io.WriteString(out, guestyImportUsage)
-			return err
-		}
-		return fmt.Errorf("%w\n%s", err, guestyImportUsage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), guestyImportUsage)
+	if help, err := parseArgs(fs, args, guestyImportUsage, out); help || err != nil {
+		return err
 	}
 	e, closeEnv, err := cliEnv(ctx, env, "guesty-import")
 	if err != nil {

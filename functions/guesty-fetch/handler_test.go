@@ -301,3 +301,79 @@ func TestWithoutCredentials(t *testing.T) {
 		t.Error("job not parked as failed")
 	}
 }
+
+// Deletions through the API: a listing or guest Guesty no longer has (404
+// to guesty-fetch) is removed exactly as listing.removed and guest.deleted
+// remove them — marked, and re-indexed so their documents narrow — and a
+// reservation Guesty no longer has is left alone (Guesty cancels, it does
+// not delete). A later fetch of the same gone entity changes nothing.
+// Mutation tried: treating a 404 as a transient error leaves the listing
+// in place and the job retrying.
+func TestFetchOfDeletedEntities(t *testing.T) {
+	const listingID = "64f2b7c9d1e8a3f4b5c6d7e8"
+	for _, tc := range []struct {
+		subject, table, mark string
+		removed              bool
+	}{
+		{"listing:" + listingID, "listings", "removed_at", true},
+		{"guest:" + guestID, "guests", "deleted_at", true},
+		{"reservation:" + resID, "reservations", "", false},
+	} {
+		t.Run(tc.table, func(t *testing.T) {
+			s := start(t)
+			ctx := context.Background()
+			s.deliver(t, fixtures.Read("guesty/listing.updated.json"))
+			s.deliver(t, guestytest.ReservationEventV2("reservation.created.v2", resID, guestytest.ShapeReservationID, nil, time.Now()))
+			s.relay(t)
+			// Guesty no longer has any of them; the earlier jobs are done.
+			s.fake.Forget(resID)
+			if _, err := s.db.Pool.Exec(ctx, "UPDATE jobs SET status = 'done'"); err != nil {
+				t.Fatal(err)
+			}
+			id := strings.SplitN(tc.subject, ":", 2)[1]
+			run := func() string {
+				t.Helper()
+				var job string
+				if err := s.db.Pool.QueryRow(ctx, `INSERT INTO jobs (kind, function, subject) VALUES ('guesty-fetch', 'guesty-fetch', $1) RETURNING id::text`, tc.subject).Scan(&job); err != nil {
+					t.Fatal(err)
+				}
+				code, out := s.fetch.RunJob(t, jobs.Job{ID: job, Kind: jobs.GuestyFetch.Name, Function: Name, Subject: tc.subject})
+				if code != http.StatusOK || !strings.Contains(out, `"outcome":"gone"`) {
+					t.Fatalf("fetch of a deleted %s: %d %s", tc.table, code, out)
+				}
+				return job
+			}
+			run()
+			if !tc.removed {
+				if n := dbtest.Count(t, s.db.Pool, "reservations", "id = $1 AND confirmation_code = 'HMK7M2Q9XA'", id); n != 1 {
+					t.Error("a reservation Guesty no longer answers was changed")
+				}
+				if n := dbtest.Count(t, s.db.Pool, "jobs", "status <> 'done' AND kind = 'vectorize'"); n != 0 {
+					t.Errorf("%d re-index jobs for an untouched reservation", n)
+				}
+				return
+			}
+			if n := dbtest.Count(t, s.db.Pool, tc.table, "id = $1 AND "+tc.mark+" IS NOT NULL", id); n != 1 {
+				t.Fatalf("%s %s not marked %s", tc.table, id, tc.mark)
+			}
+			if n := dbtest.Count(t, s.db.Pool, "jobs", "kind = 'vectorize' AND subject = $1 AND status = 'pending'", tc.subject); n != 1 {
+				t.Errorf("no re-index queued to narrow the documents of %s", tc.subject)
+			}
+			var at time.Time
+			if err := s.db.Pool.QueryRow(ctx, "SELECT "+tc.mark+" FROM "+tc.table+" WHERE id = $1", id).Scan(&at); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.db.Pool.Exec(ctx, "UPDATE jobs SET status = 'done'"); err != nil {
+				t.Fatal(err)
+			}
+			run() // a second fetch of the same gone entity
+			var again time.Time
+			if err := s.db.Pool.QueryRow(ctx, "SELECT "+tc.mark+" FROM "+tc.table+" WHERE id = $1", id).Scan(&again); err != nil {
+				t.Fatal(err)
+			}
+			if !again.Equal(at) || dbtest.Count(t, s.db.Pool, "jobs", "status = 'pending'") != 0 {
+				t.Errorf("a repeated fetch of a gone %s changed it (%s -> %s) or queued work", tc.table, at, again)
+			}
+		})
+	}
+}

@@ -139,27 +139,34 @@ func (s *Sync) Import(ctx context.Context, now time.Time) (Report, error) {
 
 func joinFields(f []string) string { return strings.Join(f, " ") }
 
+// page counts a page of kind and returns the entities worth storing: an
+// inactive listing is not one guests ask about.
+func (c *Counts) page(kind string, results []json.RawMessage) []json.RawMessage {
+	c.Pages++
+	batch := make([]json.RawMessage, 0, len(results))
+	for _, raw := range results {
+		if kind == KindListing {
+			c.Listings++
+			var l struct {
+				Active *bool `json:"active"`
+			}
+			if json.Unmarshal(raw, &l) == nil && l.Active != nil && !*l.Active {
+				c.Skipped++
+				continue
+			}
+		} else {
+			c.Reservations++
+		}
+		batch = append(batch, raw)
+	}
+	return batch
+}
+
 // walk pages through path from the cursor, applying each entity.
 func (s *Sync) walk(ctx context.Context, c *cursor, rep *Report, path string, q url.Values, kind string) error {
 	log := logging.From(ctx)
 	return s.API.List(ctx, path, q, c.Skip, func(p Page, next int) error {
-		c.Counts.Pages++
-		var batch []json.RawMessage
-		for _, raw := range p.Results {
-			if kind == KindListing {
-				c.Counts.Listings++
-				var l struct {
-					Active *bool `json:"active"`
-				}
-				if json.Unmarshal(raw, &l) == nil && l.Active != nil && !*l.Active {
-					c.Counts.Skipped++
-					continue
-				}
-			} else {
-				c.Counts.Reservations++
-			}
-			batch = append(batch, raw)
-		}
+		batch := c.Counts.page(kind, p.Results)
 		if s.DryRun {
 			if err := s.compare(ctx, kind, batch, rep); err != nil {
 				return err

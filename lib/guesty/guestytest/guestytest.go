@@ -178,6 +178,16 @@ func (s *Server) UpdateReservation(id string, change func(r map[string]any)) {
 	r["lastUpdatedAt"] = Stamp(s.now())
 }
 
+// Forget removes a reservation, listing or guest by id, as a deletion at
+// Guesty does: later reads of it answer 404.
+func (s *Server) Forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.reservations, id)
+	delete(s.listings, id)
+	delete(s.guests, id)
+}
+
 // Reservation returns a copy of a stored reservation, or nil.
 func (s *Server) Reservation(id string) map[string]any {
 	s.mu.Lock()
@@ -205,6 +215,14 @@ func (s *Server) Forbid(prefix string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.forbid = append(s.forbid, prefix)
+}
+
+// SetLimits changes the rate limits of a running fake (a test that is
+// throttled first, then lets a later run through).
+func (s *Server) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits = l
 }
 
 // Slow delays every API answer by d (concurrency tests).
