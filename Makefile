@@ -9,7 +9,7 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: restore replay reindex doctor import-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
+.PHONY: rehearse-recovery restore replay reindex doctor import-guesty fake-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
 
 all: build
 
@@ -72,12 +72,22 @@ import-guesty:
 	GATEWAY_URL=$${GATEWAY_URL:-http://127.0.0.1:$(PORT)} $(GO) run ./cmd/concierge guesty-import \
 	  $(if $(DRY_RUN),--dry-run) $(if $(RESTART),--restart)
 
+## fake-guesty: a fake Guesty Open API on 127.0.0.1:8091 holding the fixtures' account (LISTINGS=200
+## RESERVATIONS=2000 add a generated one); export what it prints before make run / make import-guesty
+fake-guesty:
+	$(GO) run ./cmd/concierge fake-guesty $(if $(LISTINGS),--listings $(LISTINGS)) $(if $(RESERVATIONS),--reservations $(RESERVATIONS))
+
 ## replay: re-queue failed jobs and invoke them: make replay KIND=vectorize | ID=<uuid>[,<uuid>] | ALL=1
 ## (DRY_RUN=1 shows what would change); DATABASE_URL, or the local runner's cluster
 replay:
 	@test -n "$(KIND)$(ID)$(ALL)" || { echo "make replay KIND=<kind> | ID=<uuid>[,<uuid>] | ALL=1 [DRY_RUN=1]"; exit 2; }
 	GATEWAY_URL=$${GATEWAY_URL:-http://127.0.0.1:$(PORT)} $(GO) run ./cmd/concierge replay \
 	  $(if $(KIND),--kind '$(KIND)') $(if $(ID),--id '$(ID)') $(if $(ALL),--all-failed) $(if $(DRY_RUN),--dry-run)
+
+## rehearse-recovery: lose a local production (runner + cluster), restore its newest verified
+## backup onto a new cluster, answer a guest; prints the recovery time and point (docs/recovery.md)
+rehearse-recovery:
+	.ci/rehearse-recovery
 
 ## restore: list the backups (BACKUP_DIR or the R2 bucket) and the last proven restore
 ## of each database and of the attachments, or restore one into a new database:

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -84,4 +87,21 @@ func runningLocalDatabase(ctx context.Context, dataDir string) (string, bool) {
 		return url, true
 	}
 	return "", false
+}
+
+// parseArgs parses a subcommand's flags: -h prints usage to out (help is
+// true, and the command does nothing else); a bad flag or a stray argument
+// is an error that ends with the usage.
+func parseArgs(fs *flag.FlagSet, args []string, usage string, out io.Writer) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			_, err = io.WriteString(out, usage)
+			return true, err
+		}
+		return false, fmt.Errorf("%w\n%s", err, usage)
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), usage)
+	}
+	return false, nil
 }

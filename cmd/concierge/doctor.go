@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,15 +43,8 @@ func doctorCommand(ctx context.Context, env config.LookupFunc, args []string, ou
 	stackFile := fs.String("stack", "./"+doctor.DefaultStackFile, "")
 	timeout := fs.Duration("timeout", doctor.DefaultTimeout, "")
 	asJSON := fs.Bool("json", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			_, err = io.WriteString(out, doctorUsage)
-			return err
-		}
-		return fmt.Errorf("%w\n%s", err, doctorUsage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), doctorUsage)
+	if help, err := parseArgs(fs, args, doctorUsage, out); help || err != nil {
+		return err
 	}
 	if *timeout <= 0 {
 		*timeout = doctor.DefaultTimeout

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,15 +52,8 @@ func replayEvents(ctx context.Context, args []string, env config.LookupFunc, out
 	fs.SetOutput(io.Discard)
 	source := fs.String("source", "", "")
 	dryRun := fs.Bool("dry-run", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			_, err = io.WriteString(out, replayEventsUsage)
-			return err
-		}
-		return fmt.Errorf("%w\n%s", err, replayEventsUsage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), replayEventsUsage)
+	if help, err := parseArgs(fs, args, replayEventsUsage, out); help || err != nil {
+		return err
 	}
 	replay, ok := eventReplayers[*source]
 	if !ok {

@@ -10,6 +10,9 @@
 //	concierge quarantine     list the passages held back from the index as instructions to an assistant
 //	concierge doctor         check every configured provider for real (make doctor)
 //	concierge guesty-import  import the Guesty account through the Open API (make import-guesty)
+//	concierge fake-guesty    a fake Guesty Open API on loopback, for make run and make import-guesty (make fake-guesty)
+//	concierge forget-guest   erase one guest's personal data (or replay the erasure log after a restore)
+//	concierge export-guest   write everything held about one guest as JSON and HTML
 package main
 
 import (
@@ -49,8 +52,14 @@ func main() {
 		err = doctorCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
 	case "guesty-import":
 		err = guestyImport(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
+	case "fake-guesty":
+		err = fakeGuesty(ctx, os.Args[2:], os.Stdout)
+	case "forget-guest":
+		err = forgetGuest(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
+	case "export-guest":
+		err = exportGuest(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q; use run, doctor, guesty-import, reindex, quarantine, replay, replay-events, backups, restore or config-table", cmd)
+		err = fmt.Errorf("unknown command %q; use run, doctor, guesty-import, fake-guesty, forget-guest, export-guest, reindex, quarantine, replay, replay-events, backups, restore or config-table", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "concierge:", err)

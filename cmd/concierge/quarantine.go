@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,15 +33,8 @@ func quarantineCommand(ctx context.Context, args []string, env config.LookupFunc
 	fs := flag.NewFlagSet("quarantine", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			_, err = io.WriteString(out, quarantineUsage)
-			return err
-		}
-		return fmt.Errorf("%w\n%s", err, quarantineUsage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), quarantineUsage)
+	if help, err := parseArgs(fs, args, quarantineUsage, out); help || err != nil {
+		return err
 	}
 	e, closeEnv, err := cliEnv(ctx, env, "quarantine")
 	if err != nil {

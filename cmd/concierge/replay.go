@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,15 +46,8 @@ func replay(ctx context.Context, args []string, env config.LookupFunc, out io.Wr
 	all := fs.Bool("all-failed", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
 	noDispatch := fs.Bool("no-dispatch", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			_, err = io.WriteString(out, replayUsage)
-			return err
-		}
-		return fmt.Errorf("%w\n%s", err, replayUsage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), replayUsage)
+	if help, err := parseArgs(fs, args, replayUsage, out); help || err != nil {
+		return err
 	}
 	filter := jobs.ReplayFilter{Kind: *kind, IDs: ids, All: *all}
 	if err := filter.Validate(); err != nil {

@@ -96,8 +96,11 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 	// CHATWOOT_URL empty: replies go to the local outbox (GET /outbox)
 	// unless the environment names a Chatwoot. BACKUP_DATABASES empty: the
 	// backup dumps the local database, not production's list, unless the
-	// environment names databases.
-	defaults := map[string]string{"LOG_LEVEL": level, "KNOWLEDGE_DIR": "knowledge", "CHATWOOT_URL": "", "BACKUP_DATABASES": ""}
+	// environment names databases. QDRANT_URL and EMBEDDINGS_URL empty:
+	// retrieval is PostgreSQL full text alone, unless the environment names
+	// a Qdrant (and an embeddings API).
+	defaults := map[string]string{"LOG_LEVEL": level, "KNOWLEDGE_DIR": "knowledge", "CHATWOOT_URL": "", "BACKUP_DATABASES": "",
+		"QDRANT_URL": "", "EMBEDDINGS_URL": ""}
 	if _, ok := env("SECRETS_DIR"); !ok {
 		dir, err := seedSecrets(filepath.Join(dataDir, "secrets"))
 		if err != nil {

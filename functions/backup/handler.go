@@ -4,17 +4,24 @@
 // each, applies retention (lib/backup), then copies what changed in
 // Chatwoot's attachment bucket (lib/attachments).
 //
+// The scheduled call only queues the run as a job and answers 202
+// (step.Scheduled): a run lasts minutes to an hour, and as one synchronous
+// request through the gateway it died with the request. The job, invoked
+// through the gateway's queue, runs it with a lease and retries.
+//
 // Databases and attachments share the one schedule: cron-connector sends an
 // empty body and one schedule per function, a second function would cost
 // an image and a slot of faasd CE's fifteen, and one daily answer says
 // whether last night's backup is whole. The body {"what":"databases"} or
-// {"what":"attachments"} runs one part by hand (faas-cli invoke backup).
+// {"what":"attachments"} queues one part by hand.
 package function
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -24,9 +31,17 @@ import (
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/objstore"
+	"github.com/harborstays/concierge/lib/step"
 )
+
+// Policy of backup jobs: the lease outlasts a run (exec_timeout 3600 s in
+// stack.yml), so redrive never starts a second run beside a slow one; a
+// run that failed on an outage is tried twice more, a quarter of an hour
+// apart and then an hour, before it is parked failed for a person.
+var Policy = jobs.Policy{MaxAttempts: 3, Lease: 65 * time.Minute, Base: 15 * time.Minute, Max: time.Hour}
 
 // Name is the function's name in stack.yml.
 const Name = "backup"
@@ -95,24 +110,11 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if syncer == nil {
 		env.Log.Info().Msg(skippedAttachments)
 	}
-	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
-		}
-		var in request
-		// cron-connector POSTs an empty body: everything.
-		if len(bytes.TrimSpace(req.Body)) > 0 {
-			if err := endpoint.Decode(req.Body, &in); err != nil {
-				return endpoint.Error(err), nil
-			}
-		}
-		if in.What == "" {
-			in.What = WhatAll
-		}
-		if in.What == WhatAttachments && syncer == nil {
-			return endpoint.Error(fault.New(fault.Invalid, "%s", skippedAttachments)), nil
-		}
-		ctx := req.Context()
+	steps, err := step.New(env, step.Kinds{jobs.Backup: Policy})
+	if err != nil {
+		return nil, err
+	}
+	run := func(ctx context.Context, what string) (*Answer, int) {
 		log := logging.From(ctx)
 		ans := &Answer{Status: backup.StatusVerified}
 		// The answer's status: 500 when anything failed for good, 503 when
@@ -133,7 +135,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 			}
 		}
 
-		if in.What != WhatAttachments {
+		if what != WhatAttachments {
 			rr, err := svc.RunAll(ctx)
 			switch {
 			case err != nil:
@@ -157,7 +159,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 			}
 		}
 
-		if in.What != WhatDatabases {
+		if what != WhatDatabases {
 			if syncer == nil {
 				ans.Skipped = skippedAttachments
 			} else {
@@ -170,6 +172,50 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 				}
 			}
 		}
-		return endpoint.JSON(status, ans), nil
+		return ans, status
+	}
+	work := func(ctx context.Context, job jobs.Claimed) (any, error) {
+		_, what, err := jobs.ParseScheduleSubject(job.Subject)
+		if err != nil {
+			return nil, fault.Wrap(fault.Permanent, err, "bad backup job")
+		}
+		if what == "" {
+			what = WhatAll
+		}
+		ans, status := run(ctx, what)
+		switch status {
+		case http.StatusOK:
+			return ans, nil
+		case http.StatusServiceUnavailable:
+			return ans, fault.New(fault.Unavailable, "backup failed at %s: %s", ans.Stage, ans.Error)
+		}
+		// Failed for good in this attempt (a restore that did not verify, a
+		// database that is not there): 500 as before, and, as a job, tried
+		// again up to Policy.MaxAttempts, then parked failed for a person.
+		return ans, fault.Wrap(fault.Internal, fmt.Errorf("backup failed at %s: %s", ans.Stage, ans.Error), "backup failed at "+ans.Stage)
+	}
+	return func(req handler.Request) (handler.Response, error) {
+		if err := endpoint.Method(req, http.MethodPost); err != nil {
+			return endpoint.Error(err), nil
+		}
+		if req.Header.Get(jobs.SignatureHeader) != "" {
+			// The queued run, invoked through the gateway.
+			return steps.Run(req, work), nil
+		}
+		var in request
+		// cron-connector POSTs an empty body: everything.
+		if len(bytes.TrimSpace(req.Body)) > 0 {
+			if err := endpoint.Decode(req.Body, &in); err != nil {
+				return endpoint.Error(err), nil
+			}
+		}
+		if in.What == WhatAttachments && syncer == nil {
+			return endpoint.Error(fault.New(fault.Invalid, "%s", skippedAttachments)), nil
+		}
+		part := in.What
+		if part == WhatAll {
+			part = ""
+		}
+		return steps.Scheduled(req, jobs.Backup, part, work), nil
 	}, nil
 }

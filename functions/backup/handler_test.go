@@ -26,6 +26,7 @@ import (
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/objstore/s3test"
 )
 
@@ -61,13 +62,45 @@ func run(t *testing.T, h *fntest.Harness) (int, result) {
 	return runBody(t, h, nil)
 }
 
+// runBody makes the scheduled call, which must queue a job and invoke it
+// (a minute later when this minute's slot already ran), then runs that job
+// as the queue-worker would, and returns the job's status and the run's
+// report.
 func runBody(t *testing.T, h *fntest.Harness, body []byte) (int, result) {
 	t.Helper()
+	before := len(h.Invoked.Calls())
 	code, out := h.Post(t, body, nil)
+	if code == http.StatusOK && strings.Contains(out, `"already queued"`) {
+		h.Clock.Set(h.Clock.Now().Add(time.Minute))
+		code, out = h.Post(t, body, nil)
+	}
 	var r result
-	if err := json.Unmarshal([]byte(out), &r.Answer); err != nil {
+	if code != http.StatusAccepted {
+		if err := json.Unmarshal([]byte(out), &r.Answer); err != nil {
+			t.Fatalf("%d %s: %v", code, out, err)
+		}
+		return code, r
+	}
+	var queued struct{ Status, JobID, Subject string }
+	if err := json.Unmarshal([]byte(out), &queued); err != nil || queued.Status != "queued" {
+		t.Fatalf("scheduled call: %d %s", code, out)
+	}
+	calls := h.Invoked.Calls()
+	if len(calls) != before+1 || calls[len(calls)-1].Function != Name {
+		t.Fatalf("the scheduled call invoked %+v, want one %s job", calls[before:], Name)
+	}
+	var msg jobs.Message
+	if err := json.Unmarshal(calls[len(calls)-1].Body, &msg); err != nil || msg.Kind != jobs.Backup.Name {
+		t.Fatalf("invocation body %s: %v", calls[len(calls)-1].Body, err)
+	}
+	code, out = h.RunJob(t, jobs.Job{ID: msg.JobID, Kind: msg.Kind, Function: Name, Subject: msg.Subject})
+	var done struct {
+		Result Answer `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(out), &done); err != nil {
 		t.Fatalf("%d %s: %v", code, out, err)
 	}
+	r.Answer = done.Result
 	if r.Databases != nil && len(r.Databases.Databases) > 0 && r.Databases.Databases[0].Report != nil {
 		r.Key, r.SHA256 = r.Databases.Databases[0].Report.Key, r.Databases.Databases[0].Report.SHA256
 	}

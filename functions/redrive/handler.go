@@ -10,11 +10,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/attachments"
@@ -23,8 +25,11 @@ import (
 	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/guesty"
 	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/replies"
+	"github.com/harborstays/concierge/lib/retention"
 	"github.com/harborstays/concierge/lib/screen/quarantine"
 	"github.com/harborstays/concierge/lib/webhook"
 )
@@ -47,7 +52,7 @@ var (
 const passBudget = 20 * time.Second
 
 // known kinds are always reported, with zeros when they have no jobs.
-var known = []jobs.Kind{jobs.Vectorize, jobs.ContactSync, jobs.Answer, jobs.Reply, jobs.TranscribeCall}
+var known = []jobs.Kind{jobs.Vectorize, jobs.ContactSync, jobs.Answer, jobs.Reply, jobs.TranscribeCall, jobs.Backup}
 
 var entry = fnenv.NewEntry(Name, New)
 
@@ -100,22 +105,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		if err := st.WritePrometheus(&b); err != nil {
 			return endpoint.Error(err), nil
 		}
-		// Beside the outbox: what only an operator fixes (a provider
-		// refusing a setting, deliveries no decoder reads yet).
-		if err := incidents.WritePrometheus(req.Context(), env.DB, &b); err != nil {
-			return endpoint.Error(err), nil
-		}
-		// Listing text held back from the index as instructions to an
-		// assistant: a person fixes the listing (`concierge quarantine`).
-		if err := quarantine.WritePrometheus(req.Context(), env.DB, &b); err != nil {
-			return endpoint.Error(err), nil
-		}
-		// The nightly backup's outcome, per database and for the
-		// attachments: the backup function runs where nobody scrapes.
-		if err := backup.WritePrometheus(req.Context(), env.DB, &b); err != nil {
-			return endpoint.Error(err), nil
-		}
-		if err := attachments.WritePrometheus(req.Context(), env.DB, &b); err != nil {
+		if err := writeScraped(req.Context(), env.DB, &b); err != nil {
 			return endpoint.Error(err), nil
 		}
 		failures, err := webhook.ParseFailures(req.Context(), env.DB)
@@ -127,6 +117,32 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		}
 		return handler.Response{StatusCode: http.StatusOK, Body: b.Bytes(), Header: http.Header{"Content-Type": {jobs.PrometheusContentType}}}, nil
 	}, nil
+}
+
+// writeScraped writes, after the outbox's counts, what the functions that
+// nobody scrapes (they run on a schedule or per job) record in PostgreSQL.
+func writeScraped(ctx context.Context, db *pgxpool.Pool, w io.Writer) error {
+	for _, write := range []func() error{
+		// What only an operator fixes: a provider refusing a setting.
+		func() error { return incidents.WritePrometheus(ctx, db, w) },
+		// Listing text held back from the index as instructions to an
+		// assistant: a person fixes the listing (`concierge quarantine`).
+		func() error { return quarantine.WritePrometheus(ctx, db, w) },
+		// The nightly backup's outcome, per database and for the attachments.
+		func() error { return backup.WritePrometheus(ctx, db, w) },
+		func() error { return attachments.WritePrometheus(ctx, db, w) },
+		// The nightly Guesty reconciliation: rows repaired, last finish.
+		func() error { return guesty.WritePrometheus(ctx, db, w) },
+		// The retention pass (purge): rows removed, longest lock, last pass.
+		func() error { return retention.WritePrometheus(ctx, db, w) },
+		// Replies by mode over the last day and week: the hand-off alert.
+		func() error { return replies.WritePrometheus(ctx, db, w) },
+	} {
+		if err := write(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wantsJSON: ?format=json, or an Accept header that names JSON (Prometheus

@@ -113,8 +113,8 @@ func Open(ctx context.Context, o Options) (*Env, error) {
 // RequireJobKeys returns the job-signing keys for a function that runs or
 // invokes jobs: without them it records a configuration error naming the
 // setting, so such a function stops at start instead of sending or taking
-// invocations every step refuses. Functions that do neither (backup,
-// purge) do not call it and need no key.
+// invocations every step refuses. Functions that do neither (purge) do
+// not call it and need no key.
 func (e *Env) RequireJobKeys() *jobs.Keys {
 	if e.JobKeys == nil {
 		e.Config.Require(config.JobSigningKey)

@@ -48,6 +48,10 @@ type Runner struct {
 	function string
 	keys     *jobs.Keys
 	policies map[string]jobs.Policy
+	// inv and now serve Scheduled: the job a schedule queues is invoked
+	// through the gateway like every other.
+	inv jobs.Invoker
+	now func() time.Time
 }
 
 // New returns the runner of env's function for kinds. A missing job-signing
@@ -64,7 +68,7 @@ func New(env *fnenv.Env, kinds Kinds) (*Runner, error) {
 	if len(kinds) == 0 {
 		return nil, fmt.Errorf("step: %s runs no job kinds", env.Name)
 	}
-	r := &Runner{db: env.DB, function: env.Name, keys: keys, policies: map[string]jobs.Policy{}}
+	r := &Runner{db: env.DB, function: env.Name, keys: keys, policies: map[string]jobs.Policy{}, inv: env.Invoker, now: env.Now}
 	for k, p := range kinds {
 		if k.Function != env.Name {
 			return nil, fmt.Errorf("step: job kind %s belongs to %s, not %s", k.Name, k.Function, env.Name)
@@ -145,6 +149,17 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 		res := endpoint.Error(err)
 		if status == jobs.StatusRetrying && res.StatusCode < 500 {
 			res.StatusCode = http.StatusServiceUnavailable
+		}
+		if out != nil {
+			// Work that reports even when it fails (a backup run names the
+			// stage and the databases) keeps its report in the answer.
+			code, h := res.StatusCode, res.Header
+			res = endpoint.JSON(code, map[string]any{"status": status, "job_id": job.ID, "error": fault.Public(err), "result": out})
+			for k, v := range h {
+				if k != "Content-Type" {
+					res.Header[k] = v
+				}
+			}
 		}
 		return res
 	}
