@@ -24,7 +24,6 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
 	"github.com/harborstays/concierge/lib/speech"
-	"github.com/harborstays/concierge/lib/voice"
 )
 
 // benchKey signs the job invocations the benchmarks send, as jobs.Invoke does.
@@ -105,7 +104,7 @@ func BenchmarkSTTFunction(b *testing.B) {
 		}
 		var job jobs.Job
 		if err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) (err error) {
-			job, err = jobs.Enqueue(ctx, tx, voice.TranscribeJob, voice.MessageSubject(1, msg), "")
+			job, err = jobs.Enqueue(ctx, tx, jobs.Transcribe, jobs.MessageSubject(1, msg), "")
 			return err
 		}); err != nil {
 			return err
@@ -150,7 +149,7 @@ func BenchmarkTTSFunction(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			job, err = jobs.Enqueue(ctx, tx, voice.SynthesizeJob, rj.Subject, "")
+			job, err = jobs.Enqueue(ctx, tx, jobs.Synthesize, rj.Subject, "")
 			return err
 		}); err != nil {
 			return err

@@ -12,7 +12,6 @@ package function
 import (
 	"context"
 	"net/http"
-	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -25,15 +24,10 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
 	"github.com/harborstays/concierge/lib/step"
-	"github.com/harborstays/concierge/lib/voice"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "chatwoot-reply"
-
-// budget bounds one job's work, inside the function's 30 s timeout
-// (stack.yml): the Chatwoot client stops waiting for retries at it.
-const budget = 25 * time.Second
 
 var entry = fnenv.NewEntry(Name, New)
 
@@ -56,12 +50,12 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
-	steps, err := step.New(env, step.Kinds{replies.Job: replies.Policy, jobs.ContactSync: jobs.DefaultPolicy})
+	steps, err := step.New(env, jobs.Reply, jobs.ContactSync)
 	if err != nil {
 		return nil, err
 	}
-	poster := &replies.Poster{DB: env.DB, Chat: clients.Replies, Policy: replies.Policy,
-		Synthesize: voice.SynthesizeJob, Invoker: env.Invoker, HandoffMessage: env.Config.String(replies.HandoffMessage)}
+	poster := &replies.Poster{DB: env.DB, Chat: clients.Replies, Invoker: env.Invoker,
+		HandoffMessage: env.Config.String(replies.HandoffMessage)}
 	if clients.Contacts != clients.Replies {
 		poster.People = clients.Contacts
 	}
@@ -73,17 +67,11 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 			return endpoint.Error(err), nil
 		}
 		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
-			ctx, cancel := context.WithTimeout(ctx, budget)
-			defer cancel()
 			switch job.Kind {
-			case replies.Job.Name:
+			case jobs.Reply.Name:
 				return poster.Post(ctx, job)
 			case jobs.ContactSync.Name:
-				id, err := contactsync.GuestID(job.Subject)
-				if err != nil {
-					return nil, err
-				}
-				return syncer.Sync(ctx, id)
+				return syncer.Job(ctx, job)
 			default:
 				return nil, fault.New(fault.Permanent, "chatwoot-reply does not handle %q jobs", job.Kind)
 			}

@@ -114,7 +114,7 @@ func (s *stack) run(t *testing.T, j jobs.Job) (int, map[string]any) {
 
 func (s *stack) row(t *testing.T, j jobs.Job) replies.Reply {
 	t.Helper()
-	id, err := replies.IDFromSubject(j.Subject)
+	id, err := jobs.ParseReplySubject(j.Subject)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,11 @@ import (
 
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/replies"
 )
 
 // Issue 13 (5): the function is public behind the gateway, so only a
 // signed, fresh invocation of one of its own kinds runs a job; everything
 // else gets one answer, before the job id is looked up.
 func TestForgedJobInvocationsAreRefused(t *testing.T) {
-	fntest.RefusesForgedJobs(t, start(t, nil).Harness, replies.Job, jobs.ContactSync)
+	fntest.RefusesForgedJobs(t, start(t, nil).Harness, jobs.Reply, jobs.ContactSync)
 }

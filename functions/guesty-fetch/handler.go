@@ -13,7 +13,6 @@ package function
 import (
 	"context"
 	"net/http"
-	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -39,13 +38,6 @@ func Init() error { return entry.Init() }
 // Handle is the OpenFaaS entry point.
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
-// Policy of guesty-fetch jobs: one fetch is one request, and a wait for
-// Guesty's rate limit longer than the client's budget (guesty.DefaultMaxWait)
-// comes back as an error carrying Retry-After, so the lease covers the
-// budget and a request with room to spare; Guesty's hourly window can hold
-// a job back for up to an hour, so attempts are many and the back-off long.
-var Policy = jobs.Policy{MaxAttempts: 12, Lease: 2 * time.Minute, Base: 15 * time.Second, Max: time.Hour}
-
 // New builds the handler from env. Without Guesty credentials the function
 // still starts (make run has none) and its jobs fail naming the secrets;
 // `concierge replay --kind guesty-fetch` runs them once they are set.
@@ -58,7 +50,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
-	steps, err := step.New(env, step.Kinds{jobs.GuestyFetch: Policy})
+	steps, err := step.New(env, jobs.GuestyFetch)
 	if err != nil {
 		return nil, err
 	}

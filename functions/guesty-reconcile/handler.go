@@ -17,15 +17,14 @@
 package function
 
 import (
-	"bytes"
 	"context"
-	"fmt"
+	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/config"
@@ -35,7 +34,6 @@ import (
 	"github.com/harborstays/concierge/lib/fnserver"
 	"github.com/harborstays/concierge/lib/guesty"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/step"
 	"github.com/harborstays/concierge/lib/webhook"
 )
@@ -51,22 +49,6 @@ func Init() error { return entry.Init() }
 // Handle is the OpenFaaS entry point.
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
-const (
-	// runBudget bounds one run well inside the function's 300 s
-	// write_timeout (stack.yml); what it does not reach, a job continues.
-	runBudget = 4 * time.Minute
-	// minRetry is the least wait before a job continues a run the time
-	// budget (not Guesty) stopped.
-	minRetry = time.Minute
-	// jobSubject: there is one reconciliation, so one pending job at most.
-	jobSubject = "reconcile:" + guesty.ReconcileName
-)
-
-// Policy of guesty-reconcile jobs: the lease covers a run's budget and
-// the function's timeout; Guesty's hourly window can hold a run back for
-// up to an hour, so the back-off reaches an hour.
-var Policy = jobs.Policy{MaxAttempts: 12, Lease: 6 * time.Minute, Base: time.Minute, Max: time.Hour}
-
 // New builds the handler from env. Without Guesty credentials the function
 // starts (make run has none) and the nightly run answers that it skipped.
 func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
@@ -75,7 +57,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
-	steps, err := step.New(env, step.Kinds{guesty.ReconcileKind: Policy})
+	steps, err := step.New(env, jobs.GuestyReconcile)
 	if err != nil {
 		return nil, err
 	}
@@ -88,65 +70,30 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 			return endpoint.Error(err), nil
 		}
 		if req.Method == http.MethodGet {
-			var b bytes.Buffer
-			if err := guesty.WritePrometheus(req.Context(), env.DB, &b); err != nil {
-				return endpoint.Error(err), nil
-			}
-			return handler.Response{StatusCode: http.StatusOK, Body: b.Bytes(), Header: http.Header{"Content-Type": {jobs.PrometheusContentType}}}, nil
+			return endpoint.Prometheus(func(w io.Writer) error { return guesty.WritePrometheus(req.Context(), env.DB, w) }), nil
 		}
 		if len(strings.TrimSpace(string(req.Body))) > 0 {
 			// A job continuing an interrupted run: signed, claimed, retried
 			// after Guesty's delay by the step runner.
-			return steps.Run(req, func(ctx context.Context, _ jobs.Claimed) (any, error) {
-				if api == nil {
-					return nil, fault.New(fault.Permanent, "Guesty API not configured: set GUESTY_CLIENT_ID and GUESTY_CLIENT_SECRET (secrets guesty-client-id, guesty-client-secret)")
-				}
-				ctx, cancel := context.WithTimeout(ctx, runBudget)
-				defer cancel()
-				return rec.Run(ctx, env.Now(), true)
-			}), nil
+			return steps.Run(req, func(ctx context.Context, _ jobs.Claimed) (any, error) { return rec.Continue(ctx, env.Now()) }), nil
 		}
 		// cron-connector: an empty POST starts (or resumes) the night's run.
 		if api == nil {
 			return endpoint.JSON(http.StatusOK, map[string]string{"status": "skipped", "reason": "Guesty API not configured"}), nil
 		}
-		ctx, cancel := context.WithTimeout(req.Context(), runBudget)
-		defer cancel()
-		rep, err := rec.Run(ctx, env.Now(), false)
-		if err == nil {
-			return endpoint.JSON(http.StatusOK, rep), nil
+		rep, err := rec.Nightly(req.Context(), env.Now())
+		var in *guesty.Interrupted
+		if errors.As(err, &in) {
+			secs := int(in.Delay.Round(time.Second).Seconds())
+			res := endpoint.JSON(http.StatusServiceUnavailable, map[string]any{
+				"status": "retrying", "retry_after_seconds": secs, "job_id": in.Job.ID, "error": fault.Public(in.Err), "report": rep,
+			})
+			res.Header.Set("Retry-After", strconv.Itoa(secs))
+			return res, nil
 		}
-		log := logging.From(req.Context())
-		if fault.KindOf(err) != fault.Unavailable {
-			log.Error().Err(err).Msg("guesty reconciliation failed")
+		if err != nil {
 			return endpoint.Error(err), nil
 		}
-		delay := max(fault.RetryAfter(err), minRetry)
-		job, jerr := later(context.WithoutCancel(req.Context()), env, delay)
-		if jerr != nil {
-			log.Error().Err(jerr).Msg("could not write the job that continues the reconciliation; the next night resumes it")
-			return endpoint.Error(err), nil
-		}
-		log.Warn().Err(err).Dur("retry_after", delay).Str("job_id", job.ID).Int("repaired", rep.Repaired).
-			Msg("guesty reconciliation interrupted; a job continues it")
-		res := endpoint.JSON(http.StatusServiceUnavailable, map[string]any{
-			"status": "retrying", "retry_after_seconds": int(delay.Round(time.Second).Seconds()), "job_id": job.ID,
-			"error": fault.Public(err), "report": rep,
-		})
-		res.Header.Set("Retry-After", strconv.Itoa(int(delay.Round(time.Second).Seconds())))
-		return res, nil
+		return endpoint.JSON(http.StatusOK, rep), nil
 	}, nil
-}
-
-// later writes the job that continues an interrupted run after delay.
-func later(ctx context.Context, env *fnenv.Env, delay time.Duration) (jobs.Job, error) {
-	var job jobs.Job
-	err := pgx.BeginFunc(ctx, env.DB, func(tx pgx.Tx) (err error) {
-		job, err = jobs.EnqueueAfter(ctx, tx, guesty.ReconcileKind, jobSubject, "", delay)
-		return err
-	})
-	if err != nil {
-		return job, fmt.Errorf("enqueue %s: %w", guesty.ReconcileKind.Name, err)
-	}
-	return job, nil
 }

@@ -77,7 +77,7 @@ func TestNightlyRunRateLimitedThenFinished(t *testing.T) {
 	if n := dbtest.Count(t, d.Pool, "jobs", "id = $1 AND kind = 'guesty-reconcile' AND status = 'pending' AND not_before >= now() + interval '25 seconds'", a.JobID); n != 1 {
 		t.Fatal("no job due after Guesty's delay")
 	}
-	job := jobs.Job{ID: a.JobID, Kind: guesty.ReconcileKind.Name, Function: Name, Subject: jobSubject}
+	job := jobs.Job{ID: a.JobID, Kind: jobs.GuestyReconcile.Name, Function: Name, Subject: jobs.ReconcileSubject}
 	due := func() {
 		t.Helper()
 		if _, err := d.Pool.Exec(context.Background(), "UPDATE jobs SET not_before = now(), next_attempt_at = now() WHERE id = $1", a.JobID); err != nil {
@@ -136,5 +136,5 @@ func TestWithoutCredentialsSkips(t *testing.T) {
 // Issue 13 (5): only a signed, fresh invocation of its own kind runs a job.
 func TestForgedJobInvocationsAreRefused(t *testing.T) {
 	fake := guestytest.New(t)
-	fntest.RefusesForgedJobs(t, startWith(t, dbtest.New(t), fake), guesty.ReconcileKind)
+	fntest.RefusesForgedJobs(t, startWith(t, dbtest.New(t), fake), jobs.GuestyReconcile)
 }

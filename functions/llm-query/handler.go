@@ -32,11 +32,6 @@ func Init() error { return entry.Init() }
 // Handle is the OpenFaaS entry point.
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
-// answerPolicy leases an answer job past the burst window and the model's
-// time budget; a guest waiting for an answer is retried sooner than an
-// index update.
-var answerPolicy = jobs.Policy{MaxAttempts: 4, Lease: 3 * time.Minute, Base: 10 * time.Second, Max: 5 * time.Minute}
-
 // intakeBudget keeps the answer to Chatwoot far inside its webhook
 // timeout (WEBHOOK_TIMEOUT, 5 s): Chatwoot does not retry a timeout, it
 // moves the pending conversation to open, where the bot never answers.
@@ -60,8 +55,8 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.Answerer.Attempts = answerPolicy.MaxAttempts
-	steps, err := step.New(env, step.Kinds{jobs.Answer: answerPolicy})
+	b.Answerer.Attempts = jobs.Answer.Policy.MaxAttempts
+	steps, err := step.New(env, jobs.Answer)
 	if err != nil {
 		return nil, err
 	}

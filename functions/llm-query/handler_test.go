@@ -16,6 +16,7 @@ import (
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/indexer"
+	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/llm"
 	"github.com/harborstays/concierge/lib/llm/llmtest"
 	"github.com/harborstays/concierge/lib/seed"
@@ -380,10 +381,10 @@ func TestWithModel(t *testing.T) {
 		srv.Handle(llm.DefaultModel, func(llmtest.Request) llmtest.Reply { return llmtest.ServerError(500) })
 		h := start(t, map[string]string{"GROQ_API_KEY": "test-key", "LLM_BASE_URL": srv.URL(), "LLM_RETRIES": "1", "LLM_TIMEOUT": "3s"})
 		h.Post(t, message(t, text(90002, "What time can we check in?")), nil)
-		for attempt := 1; attempt < answerPolicy.MaxAttempts; attempt++ {
+		for attempt := 1; attempt < jobs.Answer.Policy.MaxAttempts; attempt++ {
 			answerJobs(t, h)
 			if rs := replies(t, h); len(rs) != 0 {
-				t.Fatalf("attempt %d of %d: a passing outage was answered: %+v", attempt, answerPolicy.MaxAttempts, rs)
+				t.Fatalf("attempt %d of %d: a passing outage was answered: %+v", attempt, jobs.Answer.Policy.MaxAttempts, rs)
 			}
 			if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer' AND status = 'retrying'"); n != 1 {
 				t.Fatalf("attempt %d: %d retrying answer jobs", attempt, n)
@@ -466,11 +467,11 @@ func TestDecommissionedModel(t *testing.T) {
 		srv := groq(t)
 		h := start(t, env(srv, formerDefault))
 		h.Post(t, message(t, text(91001, "What time can we check in?")), nil)
-		for attempt := 1; attempt < answerPolicy.MaxAttempts; attempt++ {
+		for attempt := 1; attempt < jobs.Answer.Policy.MaxAttempts; attempt++ {
 			before := errorLines()
 			out := answerJobs(t, h)
 			if rs := replies(t, h); len(rs) != 0 {
-				t.Fatalf("attempt %d of %d: handed off or answered: %+v", attempt, answerPolicy.MaxAttempts, rs)
+				t.Fatalf("attempt %d of %d: handed off or answered: %+v", attempt, jobs.Answer.Policy.MaxAttempts, rs)
 			}
 			if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer' AND status = 'retrying' AND last_error LIKE '%LLM_MODEL%'"); n != 1 {
 				t.Fatalf("attempt %d: %d retrying answer jobs whose error names LLM_MODEL (%v)", attempt, n, out)
@@ -487,12 +488,12 @@ func TestDecommissionedModel(t *testing.T) {
 		if len(rs) != 1 || rs[0].mode != "handoff" || rs[0].reason != "the assistant is misconfigured: check LLM_MODEL" {
 			t.Fatalf("last attempt: replies = %+v", rs)
 		}
-		if n := incidentCount(t, h); n != answerPolicy.MaxAttempts {
-			t.Errorf("incidents counted %d, want %d", n, answerPolicy.MaxAttempts)
+		if n := incidentCount(t, h); n != jobs.Answer.Policy.MaxAttempts {
+			t.Errorf("incidents counted %d, want %d", n, jobs.Answer.Policy.MaxAttempts)
 		}
 		// A decommissioned model is not retried by the client: one request per attempt.
-		if n := len(srv.Chats()); n != answerPolicy.MaxAttempts {
-			t.Errorf("chat requests = %d, want %d", n, answerPolicy.MaxAttempts)
+		if n := len(srv.Chats()); n != jobs.Answer.Policy.MaxAttempts {
+			t.Errorf("chat requests = %d, want %d", n, jobs.Answer.Policy.MaxAttempts)
 		}
 		checkChats(t, srv)
 	})

@@ -14,10 +14,9 @@
 package function
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"net/http"
-	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -27,18 +26,11 @@ import (
 	"github.com/harborstays/concierge/lib/fnserver"
 	"github.com/harborstays/concierge/lib/guestdata"
 	"github.com/harborstays/concierge/lib/indexer"
-	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/retention"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "purge"
-
-// passSlack is what the pass's context allows beyond RETENTION_BUDGET: a
-// batch started just before the budget ran out finishes, and the pass is
-// recorded.
-const passSlack = 10 * time.Second
 
 var entry = fnenv.NewEntry(Name, New)
 
@@ -47,13 +39,6 @@ func Init() error { return entry.Init() }
 
 // Handle is the OpenFaaS entry point.
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
-
-// accountClient deletes messages in any account with one token.
-type accountClient struct{ c *chatwoot.Client }
-
-func (a accountClient) DeleteMessage(ctx context.Context, account, conversation, message int64) error {
-	return a.c.ForAccount(account).DeleteMessage(ctx, conversation, message)
-}
 
 // New builds the handler from env.
 func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
@@ -74,7 +59,7 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if clients.Contacts != nil {
 		// Deleting a message needs an agent's or administrator's token:
 		// the contacts token is one, the bot's is refused.
-		p.Chatwoot = accountClient{clients.Contacts}
+		p.Chatwoot = retention.AnyAccount{Client: clients.Contacts}
 	}
 	if key == nil {
 		env.Log.Warn().Str("setting", guestdata.SettingLogKey.Name).Msg("no erasure log key: guests Guesty deleted wait for one")
@@ -84,26 +69,9 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 			return endpoint.Error(err), nil
 		}
 		if req.Method == http.MethodGet {
-			var b bytes.Buffer
-			if err := retention.WritePrometheus(req.Context(), env.DB, &b); err != nil {
-				return endpoint.Error(err), nil
-			}
-			return handler.Response{StatusCode: http.StatusOK, Body: b.Bytes(), Header: http.Header{"Content-Type": {jobs.PrometheusContentType}}}, nil
+			return endpoint.Prometheus(func(w io.Writer) error { return retention.WritePrometheus(req.Context(), env.DB, w) }), nil
 		}
-		ctx, cancel := context.WithTimeout(req.Context(), policy.Budget+passSlack)
-		defer cancel()
-		res, err := p.Run(ctx, env.Now())
-		log := logging.From(req.Context())
-		ev := log.Info()
-		if err != nil {
-			ev = log.Error().Err(err)
-		}
-		d := ev.Bool("complete", res.Complete).Int("batches", res.Batches).Dur("longest_batch", res.LongestBatch).
-			Dur("elapsed", res.Elapsed).Int64("voice_bytes", res.Bytes)
-		for k, n := range res.Removed {
-			d = d.Int64(k, n)
-		}
-		d.Msg("retention pass")
+		res, err := p.Pass(req.Context(), env.Now())
 		if err != nil {
 			return endpoint.Error(err), nil
 		}

@@ -85,7 +85,7 @@ func TestTranscribeVoiceMessage(t *testing.T) {
 			var job jobs.Job
 			if err := pgx.BeginFunc(context.Background(), h.DB.Pool, func(tx pgx.Tx) error {
 				var err error
-				job, err = jobs.Enqueue(context.Background(), tx, voice.TranscribeJob, voice.MessageSubject(1, msg), "")
+				job, err = jobs.Enqueue(context.Background(), tx, jobs.Transcribe, jobs.MessageSubject(1, msg), "")
 				return err
 			}); err != nil {
 				t.Fatal(err)
@@ -211,7 +211,7 @@ func TestTranscribeCallRecording(t *testing.T) {
 			}
 			var job jobs.Job
 			if err := pgx.BeginFunc(ctx, h.DB.Pool, func(tx pgx.Tx) (err error) {
-				job, err = jobs.EnqueueAfter(ctx, tx, jobs.TranscribeCall, voice.CallSubject(1), "", tt.delay)
+				job, err = jobs.EnqueueAfter(ctx, tx, jobs.TranscribeCall, jobs.CallSubject(1), "", tt.delay)
 				return err
 			}); err != nil {
 				t.Fatal(err)
@@ -321,7 +321,7 @@ func TestTranscriptNoteRetriedAlone(t *testing.T) {
 	}
 	var job jobs.Job
 	if err := pgx.BeginFunc(ctx, h.DB.Pool, func(tx pgx.Tx) (err error) {
-		job, err = jobs.Enqueue(ctx, tx, voice.TranscribeJob, voice.MessageSubject(1, 60001), "")
+		job, err = jobs.Enqueue(ctx, tx, jobs.Transcribe, jobs.MessageSubject(1, 60001), "")
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -9,12 +9,10 @@ package function
 import (
 	"context"
 	"net/http"
-	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/fnserver"
 	"github.com/harborstays/concierge/lib/jobs"
@@ -25,9 +23,6 @@ import (
 
 // Name is the function's name in stack.yml.
 const Name = "tts"
-
-// budget bounds one job inside the function's 120 s timeout (stack.yml).
-const budget = 100 * time.Second
 
 var entry = fnenv.NewEntry(Name, New)
 
@@ -48,22 +43,17 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		return nil, err
 	}
 	env.Log.Info().Str("provider", engines.Provider).Msg("text-to-speech ready")
-	steps, err := step.New(env, step.Kinds{voice.SynthesizeJob: voice.Policy})
+	steps, err := step.New(env, jobs.Synthesize)
 	if err != nil {
 		return nil, err
 	}
 	s := &voice.Speaker{DB: env.DB, Synth: engines.Synthesizer, Provider: engines.Provider, Invoker: env.Invoker,
-		TTL: ttl, Policy: voice.Policy, Now: env.Now}
+		TTL: ttl, Now: env.Now}
 	return func(req handler.Request) (handler.Response, error) {
 		if err := endpoint.Method(req, http.MethodPost); err != nil {
 			return endpoint.Error(err), nil
 		}
 		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
-			if job.Kind != voice.SynthesizeJob.Name {
-				return nil, fault.New(fault.Permanent, "tts does not handle %q jobs", job.Kind)
-			}
-			ctx, cancel := context.WithTimeout(ctx, budget)
-			defer cancel()
 			return s.Run(ctx, job)
 		}), nil
 	}, nil

@@ -14,7 +14,6 @@ import (
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
-	"github.com/harborstays/concierge/lib/voice"
 
 	"github.com/harborstays/concierge/lib/testenv"
 )
@@ -68,15 +67,15 @@ func TestSpeakReply(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				replyID, _ = replies.IDFromSubject(rj.Subject)
-				job, err = jobs.Enqueue(ctx, tx, voice.SynthesizeJob, rj.Subject, "")
+				replyID, _ = jobs.ParseReplySubject(rj.Subject)
+				job, err = jobs.Enqueue(ctx, tx, jobs.Synthesize, rj.Subject, "")
 				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
 			if tt.key == "throttled-key" {
 				// Earlier attempts were throttled too: this is the last one.
-				if _, err := h.DB.Pool.Exec(ctx, "UPDATE jobs SET attempts = $2 WHERE id = $1", job.ID, voice.Policy.MaxAttempts-1); err != nil {
+				if _, err := h.DB.Pool.Exec(ctx, "UPDATE jobs SET attempts = $2 WHERE id = $1", job.ID, jobs.Synthesize.Policy.MaxAttempts-1); err != nil {
 					t.Fatal(err)
 				}
 			}

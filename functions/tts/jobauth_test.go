@@ -4,12 +4,12 @@ import (
 	"testing"
 
 	"github.com/harborstays/concierge/lib/fntest"
-	"github.com/harborstays/concierge/lib/voice"
+	"github.com/harborstays/concierge/lib/jobs"
 )
 
 // Issue 13 (5): the function is public behind the gateway, so only a
 // signed, fresh invocation of one of its own kinds runs a job; everything
 // else gets one answer, before the job id is looked up.
 func TestForgedJobInvocationsAreRefused(t *testing.T) {
-	fntest.RefusesForgedJobs(t, fntest.Start(t, Name, New, nil), voice.SynthesizeJob)
+	fntest.RefusesForgedJobs(t, fntest.Start(t, Name, New, nil), jobs.Synthesize)
 }

@@ -36,7 +36,7 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	steps, err := step.New(env, step.Kinds{jobs.Vectorize: jobs.DefaultPolicy})
+	steps, err := step.New(env, jobs.Vectorize)
 	if err != nil {
 		return nil, err
 	}

@@ -54,24 +54,6 @@ func ParseModes(s string) (map[int64]string, error) {
 	return out, nil
 }
 
-// ConversationSubject is the subject of a conversation's answer job.
-func ConversationSubject(account, conversation int64) string {
-	return fmt.Sprintf("conversation:%d:%d", account, conversation)
-}
-
-func parseSubject(s string) (account, conversation int64, err error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 || parts[0] != "conversation" {
-		return 0, 0, fault.Field("subject", "want conversation:<account>:<id>, got %q", s)
-	}
-	account, err1 := strconv.ParseInt(parts[1], 10, 64)
-	conversation, err2 := strconv.ParseInt(parts[2], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, fault.Field("subject", "want conversation:<account>:<id>, got %q", s)
-	}
-	return account, conversation, nil
-}
-
 // Answerer answers a conversation's unanswered guest messages.
 type Answerer struct {
 	DB      *pgxpool.Pool
@@ -154,7 +136,7 @@ const voiceRecheck = 30 * time.Second
 
 // Run answers the conversation of job.
 func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
-	account, id, err := parseSubject(job.Subject)
+	account, id, err := jobs.ParseConversationSubject(job.Subject)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +285,7 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 	}
 	replyID := ""
 	if queued != nil {
-		replyID = strings.TrimPrefix(queued.Subject, "reply:")
+		replyID, _ = jobs.ParseReplySubject(queued.Subject) // Insert wrote it
 		jobs.Dispatch(ctx, a.Invoker, []jobs.Job{*queued})
 	}
 	log.Info().Str("mode", mode).Bool("handoff", res.Handoff).Str("model", res.Provenance.Model).Msg("reply decided")
@@ -339,7 +321,7 @@ func (a *Answerer) messages(ctx context.Context, account, id int64) ([]inbound, 
 				AND COALESCE(content, '') = '' AND attachments @> '[{"file_type": "audio"}]') AS u(unheard)
 		WHERE account_id = $1 AND conversation_id = $2 AND NOT private AND message_type IN ('incoming', 'outgoing')
 			AND NOT EXISTS (SELECT 1 FROM identity_checks ic WHERE ic.account_id = m.account_id AND ic.message_id = m.id)
-		ORDER BY id DESC LIMIT $3`, account, id, 100, VoiceWait.Seconds(), voice.TranscribeJob.Name)
+		ORDER BY id DESC LIMIT $3`, account, id, 100, VoiceWait.Seconds(), jobs.Transcribe.Name)
 	if err != nil {
 		return nil, nil, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/lang"
 	"github.com/harborstays/concierge/lib/logging"
-	"github.com/harborstays/concierge/lib/voice"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
@@ -152,7 +151,7 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 			Name: "answer",
 			SQL: `SELECT @subject::text AS subject FROM conv, msg
 			WHERE @answerable::boolean AND conv.status = 'pending' AND conv.handed_off_at IS NULL`,
-			Args: map[string]any{"subject": ConversationSubject(account, convID), "answerable": answerable},
+			Args: map[string]any{"subject": jobs.ConversationSubject(account, convID), "answerable": answerable},
 			Jobs: []webhook.JobFrom{{Kind: jobs.Answer, Column: "subject"}},
 		},
 		{
@@ -160,8 +159,8 @@ func (in *Intake) messageWrites(ctx context.Context, ev chatwoot.MessageEvent) (
 			// the person who owns it; the answer decides about replying.
 			Name: "transcribe",
 			SQL:  `SELECT @msg_subject::text AS subject FROM msg WHERE @voice::boolean`,
-			Args: map[string]any{"msg_subject": voice.MessageSubject(account, ev.ID), "voice": voiceNote},
-			Jobs: []webhook.JobFrom{{Kind: voice.TranscribeJob, Column: "subject"}},
+			Args: map[string]any{"msg_subject": jobs.MessageSubject(account, ev.ID), "voice": voiceNote},
+			Jobs: []webhook.JobFrom{{Kind: jobs.Transcribe, Column: "subject"}},
 		},
 	}
 	return writes, nil

@@ -27,6 +27,7 @@ import (
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 )
 
@@ -98,13 +99,14 @@ func FromConfig(cfg *config.Config, db *pgxpool.Pool, chat *chatwoot.Client, now
 	return &Syncer{DB: db, Chat: chat, InboxID: int64(inbox), Now: now}, nil
 }
 
-// GuestID returns the guest id of a contact-sync job subject (guest:<id>).
-func GuestID(subject string) (string, error) {
-	id, ok := strings.CutPrefix(subject, "guest:")
-	if !ok || id == "" || len(id) > 128 {
-		return "", fault.New(fault.Permanent, "job subject %q is not guest:<id>", subject)
+// Job is the contact-sync job's work: the guest its subject names
+// (jobs.GuestSubject), synced.
+func (s *Syncer) Job(ctx context.Context, job jobs.Claimed) (any, error) {
+	id, err := jobs.ParseGuestSubject(job.Subject)
+	if err != nil {
+		return nil, err
 	}
-	return id, nil
+	return s.Sync(ctx, id)
 }
 
 type guest struct {

@@ -14,10 +14,6 @@ import (
 	"github.com/harborstays/concierge/lib/step"
 )
 
-// kindsForForgery are kinds some function runs; RefusesForgedJobs takes the
-// first that is not h's as the foreign job.
-var kindsForForgery = []jobs.Kind{jobs.Vectorize, jobs.ContactSync, jobs.Answer, jobs.Reply, jobs.TranscribeCall}
-
 // jobRow is what a refused invocation must leave as it was.
 type jobRow struct {
 	Status, LastError string
@@ -55,8 +51,9 @@ func RefusesForgedJobs(t *testing.T, h *Harness, kinds ...jobs.Kind) {
 	if len(kinds) == 0 {
 		t.Fatal("RefusesForgedJobs: no kinds")
 	}
+	// The foreign job: the first declared kind that is not h's.
 	var foreignKind jobs.Kind
-	for _, k := range kindsForForgery {
+	for _, k := range jobs.All() {
 		if k.Function != h.Name {
 			foreignKind = k
 			break

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/jobs"
 )
 
 // Selector kinds, as the CLI flags name them.
@@ -199,10 +200,10 @@ func Find(ctx context.Context, db *pgxpool.Pool, sel Selector) (Holdings, error)
 func (h Holdings) sources() []string {
 	out := make([]string, 0, len(h.ReservationIDs)+len(h.CallIDs))
 	for _, r := range h.ReservationIDs {
-		out = append(out, "reservation:"+r)
+		out = append(out, jobs.ReservationSubject(r))
 	}
 	for _, c := range h.CallIDs {
-		out = append(out, "call:"+strconv.FormatInt(c, 10))
+		out = append(out, jobs.CallSubject(c))
 	}
 	return out
 }
@@ -211,7 +212,7 @@ func (h Holdings) sources() []string {
 func (h Holdings) subjects() []string {
 	out := h.sources()
 	for _, g := range h.GuestIDs {
-		out = append(out, "guest:"+g)
+		out = append(out, jobs.GuestSubject(g))
 	}
 	return out
 }

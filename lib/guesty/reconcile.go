@@ -38,11 +38,6 @@ const (
 	reconcileLock int64 = 0x6775_6573_7479_7263 // "guestyrc"
 )
 
-// ReconcileKind is the job that carries on a reconciliation the rate limit
-// (or the function's time budget) interrupted: written with the provider's
-// delay, started by redrive once due, retried with back-off like any job.
-var ReconcileKind = jobs.Kind{Name: "guesty-reconcile", Function: "guesty-reconcile"}
-
 // Reconcile outcomes (ReconcileReport.Status).
 const (
 	ReconcileDone = "done"
@@ -278,4 +273,70 @@ func (r *Reconciler) repair(ctx context.Context, kind string, batch []json.RawMe
 		logging.From(ctx).Info().Str("kind", kind).Str("id", e.ID).Msg("guesty reconciliation repaired")
 	}
 	return nil
+}
+
+// reconcileMinRetry is the least wait before a job continues a run the
+// time budget (not Guesty) stopped.
+const reconcileMinRetry = time.Minute
+
+// Interrupted is a nightly run that Guesty's rate limit or the time budget
+// stopped: Job continues it once Delay has passed (redrive starts it).
+type Interrupted struct {
+	Job   jobs.Job
+	Delay time.Duration
+	Err   error
+}
+
+func (e *Interrupted) Error() string { return e.Err.Error() }
+func (e *Interrupted) Unwrap() error { return e.Err }
+
+// Nightly is the scheduled run, within the guesty-reconcile kind's time
+// budget. A run an outage or the budget stops writes the job that goes on
+// from the cursor after Guesty's delay (at least reconcileMinRetry) and
+// returns *Interrupted; when even that write fails, the next night resumes
+// and the error is returned as it came.
+func (r *Reconciler) Nightly(ctx context.Context, now time.Time) (ReconcileReport, error) {
+	run, cancel := context.WithTimeout(ctx, jobs.GuestyReconcile.Budget)
+	defer cancel()
+	rep, err := r.Run(run, now, false)
+	log := logging.From(ctx)
+	switch {
+	case err == nil:
+		return rep, nil
+	case fault.KindOf(err) != fault.Unavailable:
+		log.Error().Err(err).Msg("guesty reconciliation failed")
+		return rep, err
+	}
+	delay := max(fault.RetryAfter(err), reconcileMinRetry)
+	job, jerr := r.later(context.WithoutCancel(ctx), delay)
+	if jerr != nil {
+		log.Error().Err(jerr).Msg("could not write the job that continues the reconciliation; the next night resumes it")
+		return rep, err
+	}
+	log.Warn().Err(err).Dur("retry_after", delay).Str("job_id", job.ID).Int("repaired", rep.Repaired).
+		Msg("guesty reconciliation interrupted; a job continues it")
+	return rep, &Interrupted{Job: job, Delay: delay, Err: err}
+}
+
+// Continue is the guesty-reconcile job's work: it goes on with the run
+// an outage or the budget interrupted. The result is nil when it fails for
+// want of credentials (no report to give).
+func (r *Reconciler) Continue(ctx context.Context, now time.Time) (any, error) {
+	if r.API == nil {
+		return nil, fault.New(fault.Permanent, "Guesty API not configured: set GUESTY_CLIENT_ID and GUESTY_CLIENT_SECRET (secrets guesty-client-id, guesty-client-secret)")
+	}
+	return r.Run(ctx, now, true)
+}
+
+// later writes the job that continues an interrupted run after delay.
+func (r *Reconciler) later(ctx context.Context, delay time.Duration) (jobs.Job, error) {
+	var job jobs.Job
+	err := pgx.BeginFunc(ctx, r.DB, func(tx pgx.Tx) (err error) {
+		job, err = jobs.EnqueueAfter(ctx, tx, jobs.GuestyReconcile, jobs.ReconcileSubject, "", delay)
+		return err
+	})
+	if err != nil {
+		return job, fmt.Errorf("enqueue %s: %w", jobs.GuestyReconcile.Name, err)
+	}
+	return job, nil
 }

@@ -17,29 +17,6 @@ import (
 	"github.com/harborstays/concierge/lib/logging"
 )
 
-// Kind names a job and the function that performs it.
-type Kind struct {
-	Name     string
-	Function string
-}
-
-// Kinds of work the hooks hand on.
-var (
-	Vectorize   = Kind{Name: "vectorize", Function: "vectorize"}
-	ContactSync = Kind{Name: "contact-sync", Function: "chatwoot-reply"}
-	// Answer: llm-query answers a conversation's unanswered guest messages.
-	Answer = Kind{Name: "answer", Function: "llm-query"}
-	// Reply: chatwoot-reply posts one stored reply.
-	Reply = Kind{Name: "reply", Function: "chatwoot-reply"}
-	// TranscribeCall: stt transcribes a call's recording when Aircall sent
-	// no transcript (subject call:<id>).
-	TranscribeCall = Kind{Name: "transcribe-call", Function: "stt"}
-	// GuestyFetch: guesty-fetch reads a reservation, listing or guest from
-	// the Guesty Open API and stores it as a webhook would have (subject
-	// reservation:<id>, listing:<id>, guest:<id>); lean v2 events queue it.
-	GuestyFetch = Kind{Name: "guesty-fetch", Function: "guesty-fetch"}
-)
-
 // JobIDHeader carries the job id on an async invocation.
 const JobIDHeader = "X-Job-Id"
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/logging"
 )
@@ -56,6 +57,39 @@ type RedriveOptions struct {
 // DefaultRedrive suits a pass every minute in front of steps that use
 // DefaultPolicy.
 var DefaultRedrive = RedriveOptions{Policy: DefaultPolicy, MaxInvocations: DefaultPolicy.MaxAttempts, Grace: 2 * time.Minute, Batch: 200}
+
+// Settings of redrive's pass.
+var (
+	redriveGrace = config.Register(config.Setting{Name: "REDRIVE_GRACE", Default: "2m", Used: "redrive",
+		Help: "how long a pending job is left to its producer's own invocation before redrive invokes it"})
+	redriveMax = config.Register(config.Setting{Name: "REDRIVE_MAX_INVOCATIONS", Default: fmt.Sprint(DefaultPolicy.MaxAttempts), Used: "redrive",
+		Help: "invocations (or started attempts) after which redrive parks a job as failed; keep it equal to the steps' attempts"})
+	redriveBatch = config.Register(config.Setting{Name: "REDRIVE_BATCH", Default: "200", Used: "redrive",
+		Help: "overdue jobs one redrive pass claims at most"})
+)
+
+// RedriveFrom reads a pass's options from the REDRIVE_ settings; check
+// cfg.Err, then Validate.
+func RedriveFrom(cfg *config.Config) RedriveOptions {
+	o := DefaultRedrive
+	o.Grace = cfg.Duration(redriveGrace)
+	o.MaxInvocations = cfg.Int(redriveMax)
+	o.Batch = cfg.Int(redriveBatch)
+	return o
+}
+
+// Validate refuses options a configuration should not give.
+func (o RedriveOptions) Validate() error {
+	switch {
+	case o.Grace < 0:
+		return fmt.Errorf("configuration: REDRIVE_GRACE: must not be negative")
+	case o.MaxInvocations < 1:
+		return fmt.Errorf("configuration: REDRIVE_MAX_INVOCATIONS: must be at least 1")
+	case o.Batch < 1:
+		return fmt.Errorf("configuration: REDRIVE_BATCH: must be at least 1")
+	}
+	return nil
+}
 
 func (o RedriveOptions) withDefaults() RedriveOptions {
 	if o.Policy.Base <= 0 {

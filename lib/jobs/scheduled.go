@@ -4,52 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// Backup: the backup function's run, queued by its schedule (subject
-// schedule:<minute>[:<what>]).
-var Backup = Kind{Name: "backup", Function: "backup"}
-
-// schedulePrefix starts the subject of a job a schedule queued.
-const schedulePrefix = "schedule:"
-
-// slotLayout is a schedule slot: cron's resolution, the minute, in UTC.
-const slotLayout = "2006-01-02T15:04Z"
-
-// ScheduleSubject is the subject of the job a scheduled call at t queues:
-// one per minute, so the burst of calls cron-connector 0.3.2 makes when
-// its next-run time went stale is one job. part narrows what the run does
-// ("" for everything).
-func ScheduleSubject(t time.Time, part string) string {
-	s := schedulePrefix + t.UTC().Truncate(time.Minute).Format(slotLayout)
-	if part != "" {
-		s += ":" + part
-	}
-	return s
-}
-
-// ParseScheduleSubject is ScheduleSubject's inverse.
-func ParseScheduleSubject(subject string) (slot time.Time, part string, err error) {
-	rest, ok := strings.CutPrefix(subject, schedulePrefix)
-	if !ok || len(rest) < len(slotLayout) {
-		return time.Time{}, "", fmt.Errorf("not a schedule subject: %q", subject)
-	}
-	slot, err = time.Parse(slotLayout, rest[:len(slotLayout)])
-	if err != nil {
-		return time.Time{}, "", fmt.Errorf("not a schedule subject: %q: %w", subject, err)
-	}
-	rest = rest[len(slotLayout):]
-	if rest != "" {
-		if part, ok = strings.CutPrefix(rest, ":"); !ok || part == "" {
-			return time.Time{}, "", fmt.Errorf("not a schedule subject: %q", subject)
-		}
-	}
-	return slot, part, nil
-}
 
 // EnqueueOnce writes a pending job of kind k for subject unless a job of
 // that kind and subject exists in any state: a slot runs once, however

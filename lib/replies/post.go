@@ -43,14 +43,8 @@ type Poster struct {
 	// People, when set, is a user token's client (the contacts token): the
 	// hand-off label is set with it when Chatwoot refuses the bot token the
 	// labels API (before 4.14.2). Nil: no fallback.
-	People *chatwoot.Client
-	// Policy is the reply job's; its MaxAttempts tells the last attempt.
-	Policy jobs.Policy
-	// Synthesize, when set, is the job that speaks a want_audio answer
-	// (tts) before it is posted; tts re-queues the reply job when the clip
-	// is stored or synthesis failed. Zero: such replies go as text.
-	Synthesize jobs.Kind
-	Invoker    jobs.Invoker
+	People  *chatwoot.Client
+	Invoker jobs.Invoker
 	// HandoffMessage is posted to the guest after a hand-off whose reply
 	// asks for it (Reply.Acknowledge); empty or "off": none.
 	HandoffMessage string
@@ -119,7 +113,7 @@ func (r Reply) Private() bool { return r.Mode != Auto }
 // Errors: fault.Unavailable (Chatwoot or the database is down; the job
 // retries), anything else is permanent and the reply is marked failed.
 func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
-	id, err := IDFromSubject(job.Subject)
+	id, err := jobs.ParseReplySubject(job.Subject)
 	if err != nil {
 		return Result{}, err
 	}
@@ -172,7 +166,7 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 		if reason != "" {
 			return p.drop(ctx, r, reason)
 		}
-		if r.WantAudio && r.Mode == Auto && p.Synthesize.Name != "" && (r.VoiceStatus == "" || r.VoiceStatus == "pending") {
+		if r.WantAudio && r.Mode == Auto && (r.VoiceStatus == "" || r.VoiceStatus == "pending") {
 			ready, err := p.awaitAudio(ctx, r)
 			if err != nil || !ready {
 				return Result{ReplyID: r.ID, Mode: r.Mode, Status: StatusAwaitingAudio}, err
@@ -219,7 +213,7 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 			_, err = p.People.ForAccount(r.AccountID).AddLabels(ctx, r.ConversationID, HandoffLabel)
 		}
 		if err != nil {
-			if fault.Retryable(err) && job.Attempt < p.Policy.MaxAttempts {
+			if fault.Retryable(err) && job.Attempt < jobs.Reply.Policy.MaxAttempts {
 				return res, err
 			}
 			// The note is posted and the conversation open: the hand-off
@@ -256,7 +250,7 @@ func (p *Poster) Post(ctx context.Context, job jobs.Claimed) (Result, error) {
 			if err := p.setAckID(ctx, r.ID, msg.ID); err != nil {
 				return res, err
 			}
-		case fault.Retryable(err) && job.Attempt < p.Policy.MaxAttempts:
+		case fault.Retryable(err) && job.Attempt < jobs.Reply.Policy.MaxAttempts:
 			return res, err
 		default:
 			log.Warn().Err(err).Msg("hand-off acknowledgement not posted")
@@ -395,7 +389,7 @@ func (p *Poster) drop(ctx context.Context, r Reply, reason string) (Result, erro
 // permanent error, or the last attempt), and returns it for the job.
 func (p *Poster) fail(ctx context.Context, r Reply, job jobs.Claimed, err error) (Result, error) {
 	res := Result{ReplyID: r.ID, Mode: r.Mode, Status: StatusPending, ChatwootMessageID: r.ChatwootMessageID}
-	if fault.Retryable(err) && job.Attempt < p.Policy.MaxAttempts {
+	if fault.Retryable(err) && job.Attempt < jobs.Reply.Policy.MaxAttempts {
 		return res, err
 	}
 	msg := err.Error()
@@ -493,7 +487,7 @@ func (p *Poster) awaitAudio(ctx context.Context, r Reply) (ready bool, err error
 		var late bool
 		err := p.DB.QueryRow(ctx, `SELECT COALESCE(voice_requested_at < now() - make_interval(secs => $3), true)
 				OR NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $2 AND subject = $4 AND status IN `+jobs.ActiveStatuses+`)
-			FROM replies WHERE id = $1`, r.ID, p.Synthesize.Name, AudioWait.Seconds(), Subject(r.ID)).Scan(&late)
+			FROM replies WHERE id = $1`, r.ID, jobs.Synthesize.Name, AudioWait.Seconds(), jobs.ReplySubject(r.ID)).Scan(&late)
 		if err != nil {
 			return false, fault.Wrap(fault.Unavailable, fmt.Errorf("check speech of reply %s: %w", r.ID, err), "database unavailable")
 		}
@@ -514,7 +508,7 @@ func (p *Poster) awaitAudio(ctx context.Context, r Reply) (ready bool, err error
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		j, err = jobs.Enqueue(ctx, tx, p.Synthesize, Subject(r.ID), logging.Trace(ctx))
+		j, err = jobs.Enqueue(ctx, tx, jobs.Synthesize, jobs.ReplySubject(r.ID), logging.Trace(ctx))
 		return err
 	})
 	if err != nil {

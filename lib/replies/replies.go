@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -22,16 +21,6 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 )
-
-// Job is the kind of job that posts a reply (jobs.Reply); its subject is
-// "reply:<replies.id>".
-var Job = jobs.Reply
-
-// Policy bounds a reply job's retries: a late answer is worth less than a
-// late re-index, so the back-off is short; the check before posting drops
-// an answer a person or a newer message made stale meanwhile. The lease
-// covers the function's 30 s timeout.
-var Policy = jobs.Policy{MaxAttempts: 8, Lease: 2 * time.Minute, Base: 10 * time.Second, Max: 10 * time.Minute}
 
 // Mode says how a reply reaches Chatwoot.
 type Mode string
@@ -136,21 +125,7 @@ func Insert(ctx context.Context, tx pgx.Tx, r Reply) (jobs.Job, error) {
 	if err != nil {
 		return jobs.Job{}, fmt.Errorf("insert reply to message %d: %w", r.InboundMessageID, err)
 	}
-	return jobs.Enqueue(ctx, tx, Job, Subject(id), logging.Trace(ctx))
-}
-
-// Subject is the job subject of reply id.
-func Subject(id string) string { return "reply:" + id }
-
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// IDFromSubject returns the reply id of a job subject.
-func IDFromSubject(subject string) (string, error) {
-	id, ok := strings.CutPrefix(subject, "reply:")
-	if !ok || !uuidRe.MatchString(id) {
-		return "", fault.New(fault.Permanent, "job subject %q is not reply:<uuid>", subject)
-	}
-	return id, nil
+	return jobs.Enqueue(ctx, tx, jobs.Reply, jobs.ReplySubject(id), logging.Trace(ctx))
 }
 
 const selectReply = `SELECT id::text, account_id, conversation_id, inbound_message_id, mode, content,

@@ -36,23 +36,6 @@ func TestInsertRefusesIncompleteReplies(t *testing.T) {
 	}
 }
 
-func TestIDFromSubject(t *testing.T) {
-	for subject, ok := range map[string]bool{
-		"reply:0b6f5a5e-3c1d-4d7a-9d61-2f0c2a8e9b1d": true,
-		"reply:":                 false,
-		"guest:66a1f0c2e4b0a1b2": false,
-		"reply:1; DROP TABLE":    false,
-	} {
-		_, err := IDFromSubject(subject)
-		if (err == nil) != ok {
-			t.Errorf("%q: %v", subject, err)
-		}
-		if err != nil && fault.Retryable(err) {
-			t.Errorf("%q: a malformed subject must not be retried", subject)
-		}
-	}
-}
-
 func TestPostedContent(t *testing.T) {
 	tests := []struct {
 		r       Reply

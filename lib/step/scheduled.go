@@ -32,7 +32,7 @@ func (r *Runner) Scheduled(req handler.Request, k jobs.Kind, part string, work W
 		return r.Run(req, work)
 	}
 	ctx := req.Context()
-	if _, ok := r.policies[k.Name]; !ok {
+	if _, ok := r.kinds[k.Name]; !ok {
 		return endpoint.Error(fault.New(fault.Permanent, "step: %s does not run %s jobs", r.function, k.Name))
 	}
 	subject := jobs.ScheduleSubject(r.now(), part)

@@ -38,26 +38,26 @@ func (s *Snooze) Error() string { return "waiting: " + s.Reason }
 // Work does a claimed job and returns a JSON-able summary.
 type Work func(ctx context.Context, job jobs.Claimed) (any, error)
 
-// Kinds maps each job kind a function runs to its policy (stt: seconds for
-// a voice message, minutes for a call recording).
-type Kinds map[jobs.Kind]jobs.Policy
-
 // Runner runs the jobs of one function.
 type Runner struct {
 	db       *pgxpool.Pool
 	function string
 	keys     *jobs.Keys
-	policies map[string]jobs.Policy
+	// kinds are the kinds it runs, by name: each brings its policy and
+	// time budget (stt: seconds for a voice message, minutes for a call
+	// recording).
+	kinds map[string]jobs.Kind
 	// inv and now serve Scheduled: the job a schedule queues is invoked
 	// through the gateway like every other.
 	inv jobs.Invoker
 	now func() time.Time
 }
 
-// New returns the runner of env's function for kinds. A missing job-signing
-// key is a configuration error naming it: the function must not start
-// when it could only refuse its jobs. A kind of another function is a bug.
-func New(env *fnenv.Env, kinds Kinds) (*Runner, error) {
+// New returns the runner of env's function for kinds, each run with the
+// policy and time budget its declaration gives. A missing job-signing key
+// is a configuration error naming it: the function must not start when it
+// could only refuse its jobs. A kind of another function is a bug.
+func New(env *fnenv.Env, kinds ...jobs.Kind) (*Runner, error) {
 	keys := env.RequireJobKeys()
 	if err := env.Config.Err(); err != nil {
 		return nil, err
@@ -68,12 +68,12 @@ func New(env *fnenv.Env, kinds Kinds) (*Runner, error) {
 	if len(kinds) == 0 {
 		return nil, fmt.Errorf("step: %s runs no job kinds", env.Name)
 	}
-	r := &Runner{db: env.DB, function: env.Name, keys: keys, policies: map[string]jobs.Policy{}, inv: env.Invoker, now: env.Now}
-	for k, p := range kinds {
+	r := &Runner{db: env.DB, function: env.Name, keys: keys, kinds: map[string]jobs.Kind{}, inv: env.Invoker, now: env.Now}
+	for _, k := range kinds {
 		if k.Function != env.Name {
 			return nil, fmt.Errorf("step: job kind %s belongs to %s, not %s", k.Name, k.Function, env.Name)
 		}
-		r.policies[k.Name] = p
+		r.kinds[k.Name] = k
 	}
 	return r, nil
 }
@@ -113,13 +113,13 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 	if h := req.Header.Get(jobs.JobIDHeader); h != "" && !strings.EqualFold(h, msg.JobID) {
 		return refuse(ctx, r.function, "X-Job-Id is not the signed job id")
 	}
-	policy, ok := r.policies[msg.Kind]
+	kind, ok := r.kinds[msg.Kind]
 	if !ok {
 		return refuse(ctx, r.function, "kind "+clip(msg.Kind)+" is not run by this function")
 	}
 	log := logging.From(ctx).With().Str("job_id", msg.JobID).Str("kind", msg.Kind).Logger()
 	ctx = logging.WithLogger(ctx, log)
-	job, err := jobs.StartKind(ctx, r.db, msg.JobID, msg.Kind, policy)
+	job, err := jobs.StartKind(ctx, r.db, msg.JobID, msg.Kind, kind.Policy)
 	switch {
 	case errors.Is(err, jobs.ErrWrongKind):
 		return refuse(ctx, r.function, "the job row is of another kind")
@@ -131,7 +131,7 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 	case err != nil:
 		return endpoint.Error(err)
 	}
-	out, err := work(ctx, job)
+	out, err := r.work(ctx, kind, job, work)
 	var sn *Snooze
 	if errors.As(err, &sn) {
 		if serr := jobs.Snooze(context.WithoutCancel(ctx), r.db, job, sn.Wait, sn.Reason); serr != nil {
@@ -141,7 +141,7 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 		return endpoint.JSON(http.StatusOK, map[string]string{"status": "waiting", "reason": sn.Reason})
 	}
 	if err != nil {
-		status, ferr := jobs.Fail(context.WithoutCancel(ctx), r.db, job, err, policy)
+		status, ferr := jobs.Fail(context.WithoutCancel(ctx), r.db, job, err, kind.Policy)
 		if ferr != nil {
 			log.Error().Err(ferr).Msg("could not record the failure; the lease expiry hands the job to redrive")
 		}
@@ -170,6 +170,16 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 	}
 	log.Info().Int("attempt", job.Attempt).Msg("job done")
 	return endpoint.JSON(http.StatusOK, map[string]any{"status": "done", "job_id": job.ID, "result": out})
+}
+
+// work runs work for job within its kind's time budget, when it has one.
+func (r *Runner) work(ctx context.Context, k jobs.Kind, job jobs.Claimed, work Work) (any, error) {
+	if k.Budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, k.Budget)
+		defer cancel()
+	}
+	return work(ctx, job)
 }
 
 // clip bounds a caller's string in a log line.

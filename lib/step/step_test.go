@@ -34,18 +34,18 @@ func TestNewNeedsTheKeyAndItsOwnKinds(t *testing.T) {
 	tests := []struct {
 		name  string
 		vars  map[string]string
-		kinds step.Kinds
+		kinds []jobs.Kind
 		want  string
 	}{
-		{"no key", nil, step.Kinds{jobs.Vectorize: jobs.DefaultPolicy}, "job-signing-key"},
-		{"key too short", map[string]string{"JOB_SIGNING_KEY": "tiny"}, step.Kinds{jobs.Vectorize: jobs.DefaultPolicy}, "JOB_SIGNING_KEY"},
-		{"another function's kind", map[string]string{"JOB_SIGNING_KEY": testKey}, step.Kinds{jobs.Vectorize: jobs.DefaultPolicy, jobs.Answer: jobs.DefaultPolicy}, "answer belongs to llm-query"},
+		{"no key", nil, []jobs.Kind{jobs.Vectorize}, "job-signing-key"},
+		{"key too short", map[string]string{"JOB_SIGNING_KEY": "tiny"}, []jobs.Kind{jobs.Vectorize}, "JOB_SIGNING_KEY"},
+		{"another function's kind", map[string]string{"JOB_SIGNING_KEY": testKey}, []jobs.Kind{jobs.Vectorize, jobs.Answer}, "answer belongs to llm-query"},
 		{"no kinds", map[string]string{"JOB_SIGNING_KEY": testKey}, nil, "runs no job kinds"},
-		{"ok", map[string]string{"JOB_SIGNING_KEY": testKey}, step.Kinds{jobs.Vectorize: jobs.DefaultPolicy}, ""},
+		{"ok", map[string]string{"JOB_SIGNING_KEY": testKey}, []jobs.Kind{jobs.Vectorize}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := step.New(env(t, tt.vars), tt.kinds)
+			_, err := step.New(env(t, tt.vars), tt.kinds...)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatal(err)
@@ -62,7 +62,7 @@ func TestNewNeedsTheKeyAndItsOwnKinds(t *testing.T) {
 // here, so one that looked the job up would panic instead of answering.
 func TestRefusesBeforeTheDatabase(t *testing.T) {
 	e := env(t, map[string]string{"JOB_SIGNING_KEY": testKey})
-	r, err := step.New(e, step.Kinds{jobs.Vectorize: jobs.DefaultPolicy})
+	r, err := step.New(e, jobs.Vectorize)
 	if err != nil {
 		t.Fatal(err)
 	}

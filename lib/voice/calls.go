@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,11 +30,6 @@ var (
 		Help: "longest call recording transcribed (pocketsphinx needs about a quarter of the audio's length on one core; the stt timeout is 600 s)", Used: "stt"})
 )
 
-// CallPolicy bounds transcribe-call jobs: a transcript is worth having
-// hours late, and an attempt may take minutes (the lease covers stt's
-// 600 s timeout).
-var CallPolicy = jobs.Policy{MaxAttempts: 5, Lease: 11 * time.Minute, Base: time.Minute, Max: 30 * time.Minute}
-
 // Calls transcribes the recording of a call that got no transcript from
 // Aircall AI Assist, and re-indexes the call.
 type Calls struct {
@@ -52,20 +45,6 @@ type Calls struct {
 	// (aircall.APIFromConfig). The call's asset URL is no use: it is a web
 	// page behind Aircall's browser login.
 	Aircall *aircall.API
-	Policy  jobs.Policy
-}
-
-// CallSubject is the subject of a call's jobs.
-func CallSubject(id int64) string { return "call:" + strconv.FormatInt(id, 10) }
-
-// ParseCallSubject reads CallSubject.
-func ParseCallSubject(s string) (int64, error) {
-	if rest, ok := strings.CutPrefix(s, "call:"); ok {
-		if id, err := strconv.ParseInt(rest, 10, 64); err == nil && id > 0 {
-			return id, nil
-		}
-	}
-	return 0, fault.New(fault.Permanent, "job subject %q is not call:<id>", s)
 }
 
 type storedCall struct {
@@ -76,7 +55,7 @@ type storedCall struct {
 
 // Run handles a claimed transcribe-call job.
 func (c *Calls) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
-	id, err := ParseCallSubject(job.Subject)
+	id, err := jobs.ParseCallSubject(job.Subject)
 	if err != nil {
 		return Heard{}, err
 	}
@@ -100,7 +79,7 @@ func (c *Calls) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 		tr, dur, err = hear(ctx, c.Engines, raw, c.Limits, "call recording")
 	}
 	if err != nil {
-		if fault.Retryable(err) && job.Attempt < c.Policy.MaxAttempts {
+		if fault.Retryable(err) && job.Attempt < jobs.TranscribeCall.Policy.MaxAttempts {
 			return Heard{}, err
 		}
 		return c.failed(ctx, id, err)
@@ -121,7 +100,7 @@ func (c *Calls) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 			return err
 		}
 		stored = true
-		j, err := jobs.Enqueue(ctx, tx, jobs.Vectorize, CallSubject(id), logging.Trace(ctx))
+		j, err := jobs.Enqueue(ctx, tx, jobs.Vectorize, jobs.CallSubject(id), logging.Trace(ctx))
 		queued = append(queued, j)
 		return err
 	})

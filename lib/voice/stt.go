@@ -44,12 +44,7 @@ type Listener struct {
 	Invoker jobs.Invoker
 	HTTP    *http.Client
 	TTL     time.Duration
-	// AnswerJob and AnswerSubject queue the answer (jobs.Answer and
-	// bot.ConversationSubject).
-	AnswerJob     jobs.Kind
-	AnswerSubject func(account, conversation int64) string
-	Policy        jobs.Policy
-	Now           func() time.Time
+	Now     func() time.Time
 	// AllowedHosts, when set, are the only hosts a data_url may name (the
 	// Chatwoot server's, and VOICE_DOWNLOAD_HOSTS): a signed webhook still
 	// must not make stt fetch arbitrary addresses. Redirects from them (to
@@ -86,7 +81,7 @@ type storedMessage struct {
 
 // Run handles a claimed transcribe job.
 func (l *Listener) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
-	account, id, err := ParseMessageSubject(job.Subject)
+	account, id, err := jobs.ParseMessageSubject(job.Subject)
 	if err != nil {
 		return Heard{}, err
 	}
@@ -121,7 +116,7 @@ func (l *Listener) Run(ctx context.Context, job jobs.Claimed) (Heard, error) {
 		tr, dur, err = hear(ctx, l.Engines, raw, l.Engines.Limits, "voice message")
 	}
 	if err != nil {
-		if fault.Retryable(err) && job.Attempt < l.Policy.MaxAttempts {
+		if fault.Retryable(err) && job.Attempt < jobs.Transcribe.Policy.MaxAttempts {
 			return Heard{}, err
 		}
 		return l.failed(ctx, account, id, m.conversation, err)
@@ -161,7 +156,7 @@ func (l *Listener) note(ctx context.Context, job jobs.Claimed, account, id, conv
 			// Kept so chatwoot-reply does not take our note, posted with
 			// an agent's token, for a person writing.
 			noteID = &msg.ID
-		case fault.Retryable(err) && job.Attempt < l.Policy.MaxAttempts:
+		case fault.Retryable(err) && job.Attempt < jobs.Transcribe.Policy.MaxAttempts:
 			return Heard{}, err
 		default:
 			log.Warn().Err(err).Msg("transcript note not posted")
@@ -286,7 +281,7 @@ func (l *Listener) queueAnswer(ctx context.Context, account, conv int64) error {
 // enqueueAnswer wakes the conversation's answer job, which waits for this
 // transcript, or queues one.
 func (l *Listener) enqueueAnswer(ctx context.Context, tx pgx.Tx, account, conv int64) (jobs.Job, error) {
-	return jobs.WakeOrEnqueue(ctx, tx, l.AnswerJob, l.AnswerSubject(account, conv), logging.Trace(ctx))
+	return jobs.WakeOrEnqueue(ctx, tx, jobs.Answer, jobs.ConversationSubject(account, conv), logging.Trace(ctx))
 }
 
 // download fetches a voice message's data_url within the size limit.

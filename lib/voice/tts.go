@@ -28,7 +28,6 @@ type Speaker struct {
 	Provider string
 	Invoker  jobs.Invoker
 	TTL      time.Duration
-	Policy   jobs.Policy
 	Now      func() time.Time
 }
 
@@ -43,7 +42,7 @@ type Spoken struct {
 
 // Run handles a claimed synthesize job.
 func (s *Speaker) Run(ctx context.Context, job jobs.Claimed) (Spoken, error) {
-	id, err := replies.IDFromSubject(job.Subject)
+	id, err := jobs.ParseReplySubject(job.Subject)
 	if err != nil {
 		return Spoken{}, err
 	}
@@ -69,7 +68,7 @@ func (s *Speaker) Run(ctx context.Context, job jobs.Claimed) (Spoken, error) {
 	start := time.Now()
 	audio, ct, err := s.Synth.Synthesize(ctx, text, r.Language, format)
 	if err != nil {
-		if fault.Retryable(err) && job.Attempt < s.Policy.MaxAttempts {
+		if fault.Retryable(err) && job.Attempt < jobs.Synthesize.Policy.MaxAttempts {
 			return Spoken{}, err
 		}
 		return s.failed(ctx, r, err)
@@ -120,7 +119,7 @@ func (s *Speaker) requeue(ctx context.Context, r replies.Reply) error {
 	var j jobs.Job
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
-		j, err = jobs.WakeOrEnqueue(ctx, tx, replies.Job, replies.Subject(r.ID), logging.Trace(ctx))
+		j, err = jobs.WakeOrEnqueue(ctx, tx, jobs.Reply, jobs.ReplySubject(r.ID), logging.Trace(ctx))
 		return err
 	})
 	if err != nil {

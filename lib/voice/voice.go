@@ -17,49 +17,14 @@
 package voice
 
 import (
-	"fmt"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/harborstays/concierge/lib/config"
-	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/jobs"
 )
-
-// Jobs of the voice flow.
-var (
-	// TranscribeJob: stt transcribes one guest message (MessageSubject).
-	TranscribeJob = jobs.Kind{Name: "transcribe", Function: "stt"}
-	// SynthesizeJob: tts speaks one reply (replies.Subject).
-	SynthesizeJob = jobs.Kind{Name: "synthesize", Function: "tts"}
-)
-
-// Policy of the voice jobs: a voice answer late by minutes is still worth
-// it; the lease covers the functions' 120 s timeout.
-var Policy = jobs.Policy{MaxAttempts: 5, Lease: 3 * time.Minute, Base: 10 * time.Second, Max: 5 * time.Minute}
 
 // TTL is how long audio is kept.
 var TTL = config.Register(config.Setting{Name: "VOICE_TTL", Default: "72h",
 	Help: "voice messages and spoken replies (audio) are deleted this long after they were stored (purge)", Used: "stt, tts, purge"})
-
-// MessageSubject is the subject of a message's transcribe job.
-func MessageSubject(account, message int64) string {
-	return fmt.Sprintf("message:%d:%d", account, message)
-}
-
-// ParseMessageSubject reads MessageSubject.
-func ParseMessageSubject(s string) (account, message int64, err error) {
-	parts := strings.Split(s, ":")
-	if len(parts) == 3 && parts[0] == "message" {
-		a, err1 := strconv.ParseInt(parts[1], 10, 64)
-		m, err2 := strconv.ParseInt(parts[2], 10, 64)
-		if err1 == nil && err2 == nil && a > 0 && m > 0 {
-			return a, m, nil
-		}
-	}
-	return 0, 0, fault.New(fault.Permanent, "job subject %q is not message:<account>:<id>", s)
-}
 
 // Voice errors stored in messages.voice_error start with one of these:
 // the guest can fix an invalid message (send it again, shorter, or type),
