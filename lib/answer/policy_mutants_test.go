@@ -4,6 +4,7 @@ package answer
 // names the gremlins mutants of policy.go it kills.
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -85,5 +86,36 @@ func TestMatchesWholeWords(t *testing.T) {
 		if got := matches(c.text, c.kw); got != c.want {
 			t.Errorf("matches(%q, %q) = %v, want %v", c.text, c.kw, got, c.want)
 		}
+	}
+}
+
+// A hyphen and a space are the same to a keyword, whichever side has it;
+// spans are whole words (a prefix keyword's runs to the end of its word),
+// never repeated, and at most max of them.
+// Kills: `flat != text || flatKw != kw` with || made && or either
+// comparison negated (the German compound and "check in" lose their
+// match); `!dup && (max == 0 || len(out) < max)` with && made ||, max == 0
+// negated or < made <= (a span twice, or more than max); the prefix span's
+// `end++` made end-- (a span that ends inside its word).
+func TestSpansAcrossHyphens(t *testing.T) {
+	for _, c := range []struct {
+		text, kw string
+		max      int
+		want     [][2]int
+	}{
+		{"wie ist das wlan-passwort", "wlan", 0, [][2]int{{12, 16}}},
+		{"when can we check in", "check-in", 0, [][2]int{{12, 20}}},
+		{"check-in check in", "check in", 0, [][2]int{{9, 17}, {0, 8}}},
+		{"check-in check in", "check in", 1, [][2]int{{9, 17}}},
+		{"parkplatz gebuhr", "park*", 0, [][2]int{{0, 9}}},
+		{"free parking here", "park*", 0, [][2]int{{5, 12}}},
+	} {
+		got := spans(c.text, c.kw, c.max)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("spans(%q, %q, %d) = %v, want %v", c.text, c.kw, c.max, got, c.want)
+		}
+	}
+	if !matches(normalize("Wie ist das WLAN-Passwort?"), "wlan") {
+		t.Error("the German compound WLAN-Passwort does not match wlan")
 	}
 }

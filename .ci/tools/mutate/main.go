@@ -289,7 +289,7 @@ func readEquivalents(name string) ([]*equivalent, error) {
 	}
 	var eqs []*equivalent
 	for _, l := range lines {
-		f := strings.SplitN(l.text, "|", 4)
+		f := strings.SplitN(l.text, " | ", 4)
 		if len(f) != 4 {
 			return nil, fmt.Errorf("%s:%d: want \"file | TYPE[:column] | source line | reason\"", name, l.n)
 		}

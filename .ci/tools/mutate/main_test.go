@@ -333,3 +333,20 @@ func TestComplete(t *testing.T) {
 		t.Errorf("assessed %+v", s)
 	}
 }
+
+// A source line with || (Go's or) is one field: the separator is " | ".
+func TestEquivalentWithOr(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "equivalent.txt")
+	line := "lib/aircall/unparsed.go | INVERT_LOGICAL | if tok, err := dec.Token(); err != nil || tok != json.Delim('{') { | why\n"
+	if err := os.WriteFile(name, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eqs, err := readEquivalents(name)
+	if err != nil || len(eqs) != 1 {
+		t.Fatalf("readEquivalents: %v %v", eqs, err)
+	}
+	if want := "if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {"; eqs[0].Source != want || eqs[0].Reason != "why" {
+		t.Errorf("source %q reason %q", eqs[0].Source, eqs[0].Reason)
+	}
+}
