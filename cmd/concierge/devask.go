@@ -30,12 +30,13 @@ import (
 )
 
 var seedSetting = config.Register(config.Setting{Name: "SEED_FIXTURES", Default: "true",
-	Help: "load the contract fixtures (Jordan's and Sam's stays) into an empty local database at start", Used: "make run"})
+	Help: "load the sample data into an empty local database at start: the contract fixtures, with Jordan's stay under way and Sam's a week ahead (dated from today)", Used: "make run"})
 
 // seedFirstRun loads the contract fixtures into a database without guests,
 // so the local assistant has stays, a listing and calls to answer from,
-// and asks vectorize to index the knowledge folder.
-func seedFirstRun(ctx context.Context, pool *pgxpool.Pool, inv jobs.Invoker, log zerolog.Logger) error {
+// and asks vectorize to index the knowledge folder. The stays are placed
+// relative to now (seed.LoadLive).
+func seedFirstRun(ctx context.Context, pool *pgxpool.Pool, inv jobs.Invoker, log zerolog.Logger, now time.Time) error {
 	var n int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM guests").Scan(&n); err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -43,13 +44,15 @@ func seedFirstRun(ctx context.Context, pool *pgxpool.Pool, inv jobs.Invoker, log
 	if n > 0 {
 		return nil
 	}
-	if err := seed.Load(ctx, pool, inv, append(append([]string{}, seed.Jordan...), seed.Sam...)...); err != nil {
+	// Dated relative to today, so that the disclosure rules show: Jordan is
+	// in the middle of a stay, Sam arrives next week.
+	if err := seed.LoadLive(ctx, pool, inv, now, append(append([]string{}, seed.Jordan...), seed.Sam...)...); err != nil {
 		return err
 	}
 	if err := inv.Async(ctx, "vectorize", nil, http.Header{}); err != nil {
 		log.Warn().Err(err).Msg("knowledge not indexed yet; the cron does it within 5 minutes")
 	}
-	log.Info().Msg("loaded the contract fixtures: Jordan Avery's and Sam Rivera's stays")
+	log.Info().Msg("loaded the sample data: Jordan Avery checked in yesterday, Sam Rivera arrives in a week")
 	return nil
 }
 

@@ -171,7 +171,7 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		gw.Register(name, h)
 	}
 	if cfg.Bool(seedSetting) {
-		if err := seedFirstRun(ctx, pool, gw, log); err != nil {
+		if err := seedFirstRun(ctx, pool, gw, log, time.Now()); err != nil {
 			return nil, err
 		}
 	}
