@@ -9,15 +9,17 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: rehearse-recovery restore replay reindex doctor import-guesty fake-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
+.PHONY: rehearse rehearse-recovery restore replay reindex doctor import-guesty fake-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
 
 all: build
 
 deps:
 	@.ci/deps
 
-## run: the whole system on 127.0.0.1:$(PORT) on embedded defaults
-run: deps
+## run: the whole system on 127.0.0.1:$(PORT) on embedded defaults; installs only what
+## running needs (.ci/deps --run: PostgreSQL, the speech engines), not the test tools
+run:
+	@.ci/deps --run
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/concierge ./cmd/concierge
 	PORT=$(PORT) exec $(BIN)/concierge run
@@ -83,6 +85,12 @@ replay:
 	@test -n "$(KIND)$(ID)$(ALL)" || { echo "make replay KIND=<kind> | ID=<uuid>[,<uuid>] | ALL=1 [DRY_RUN=1]"; exit 2; }
 	GATEWAY_URL=$${GATEWAY_URL:-http://127.0.0.1:$(PORT)} $(GO) run ./cmd/concierge replay \
 	  $(if $(KIND),--kind '$(KIND)') $(if $(ID),--id '$(ID)') $(if $(ALL),--all-failed) $(if $(DRY_RUN),--dry-run)
+
+## rehearse: the real OpenFaaS Swarm platform (../shared/openfaas-swarm) on a private dockerd and a
+## single-node Swarm, the functions deployed with faas-cli, flows through it in a table; removes
+## everything at the end (docs/rehearsal.md). Root; not part of `make test` yet.
+rehearse:
+	.ci/rehearse
 
 ## rehearse-recovery: lose a local production (runner + cluster), restore its newest verified
 ## backup onto a new cluster, answer a guest; prints the recovery time and point (docs/recovery.md)
