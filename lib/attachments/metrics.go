@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/promtext"
 )
 
 // Metric names, exported by redrive's metrics endpoint like the database
@@ -94,39 +94,30 @@ func WritePrometheus(ctx context.Context, db querier, w io.Writer) error {
 		return fault.Wrap(fault.Unavailable, fmt.Errorf("read attachment backups: %w", err), "database unavailable")
 	}
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP " + MetricLastComplete + " When the last attachment backup that copied everything and read a sample back intact finished, in Unix seconds; 0 if none.\n")
-	b.WriteString("# TYPE " + MetricLastComplete + " gauge\n")
+	promtext.Header(b, MetricLastComplete, "When the last attachment backup that copied everything and read a sample back intact finished, in Unix seconds; 0 if none.", "gauge")
 	for _, p := range list {
 		ts := 0.0
 		if p.CompleteAt != nil {
 			ts = float64(p.CompleteAt.UnixMilli()) / 1000
 		}
-		fmt.Fprintf(b, "%s{bucket=%s} %s\n", MetricLastComplete, labelValue(p.Source), strconv.FormatFloat(ts, 'f', 3, 64))
+		fmt.Fprintf(b, "%s{bucket=%s} %s\n", MetricLastComplete, promtext.Label(p.Source), strconv.FormatFloat(ts, 'f', 3, 64))
 	}
-	b.WriteString("# HELP " + MetricLastFailed + " 1 when the latest attachment backup failed (attachment_syncs says why).\n")
-	b.WriteString("# TYPE " + MetricLastFailed + " gauge\n")
+	promtext.Header(b, MetricLastFailed, "1 when the latest attachment backup failed (attachment_syncs says why).", "gauge")
 	for _, p := range list {
 		v := 0
 		if p.LastStatus == StatusFailed {
 			v = 1
 		}
-		fmt.Fprintf(b, "%s{bucket=%s} %d\n", MetricLastFailed, labelValue(p.Source), v)
+		fmt.Fprintf(b, "%s{bucket=%s} %d\n", MetricLastFailed, promtext.Label(p.Source), v)
 	}
-	b.WriteString("# HELP " + MetricPending + " Attachments the latest run left for the next (its time budget ended).\n")
-	b.WriteString("# TYPE " + MetricPending + " gauge\n")
+	promtext.Header(b, MetricPending, "Attachments the latest run left for the next (its time budget ended).", "gauge")
 	for _, p := range list {
-		fmt.Fprintf(b, "%s{bucket=%s} %d\n", MetricPending, labelValue(p.Source), p.Pending)
+		fmt.Fprintf(b, "%s{bucket=%s} %d\n", MetricPending, promtext.Label(p.Source), p.Pending)
 	}
-	b.WriteString("# HELP " + MetricCopies + " Attachment copies in the backup store: current, and kept after the attachment left the bucket.\n")
-	b.WriteString("# TYPE " + MetricCopies + " gauge\n")
+	promtext.Header(b, MetricCopies, "Attachment copies in the backup store: current, and kept after the attachment left the bucket.", "gauge")
 	for _, p := range list {
-		fmt.Fprintf(b, "%s{bucket=%s,state=\"current\"} %d\n", MetricCopies, labelValue(p.Source), p.Copies)
-		fmt.Fprintf(b, "%s{bucket=%s,state=\"deleted\"} %d\n", MetricCopies, labelValue(p.Source), p.Deleted)
+		fmt.Fprintf(b, "%s{bucket=%s,state=\"current\"} %d\n", MetricCopies, promtext.Label(p.Source), p.Copies)
+		fmt.Fprintf(b, "%s{bucket=%s,state=\"deleted\"} %d\n", MetricCopies, promtext.Label(p.Source), p.Deleted)
 	}
 	return b.Flush()
-}
-
-// labelValue quotes v as the exposition format wants.
-func labelValue(v string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v) + `"`
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/promtext"
 )
 
 // Metric names. The backup function runs once a day in a process nobody
@@ -83,33 +83,25 @@ func WritePrometheus(ctx context.Context, db execer, w io.Writer) error {
 		return fault.Wrap(fault.Unavailable, fmt.Errorf("read backups: %w", err), "database unavailable")
 	}
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP " + MetricLastVerified + " When the newest backup of each database (and of the roles, database=\"" + GlobalsName + "\") was restored and verified, in Unix seconds; 0 if never.\n")
-	b.WriteString("# TYPE " + MetricLastVerified + " gauge\n")
+	promtext.Header(b, MetricLastVerified, "When the newest backup of each database (and of the roles, database=\""+GlobalsName+"\") was restored and verified, in Unix seconds; 0 if never.", "gauge")
 	for _, p := range list {
 		ts := 0.0
 		if p.VerifiedAt != nil {
 			ts = float64(p.VerifiedAt.UnixMilli()) / 1000
 		}
-		fmt.Fprintf(b, "%s{database=%s} %s\n", MetricLastVerified, labelValue(p.Database), strconv.FormatFloat(ts, 'f', 3, 64))
+		fmt.Fprintf(b, "%s{database=%s} %s\n", MetricLastVerified, promtext.Label(p.Database), strconv.FormatFloat(ts, 'f', 3, 64))
 	}
-	b.WriteString("# HELP " + MetricLastFailed + " 1 when the latest backup run of the database failed (the backups table says why).\n")
-	b.WriteString("# TYPE " + MetricLastFailed + " gauge\n")
+	promtext.Header(b, MetricLastFailed, "1 when the latest backup run of the database failed (the backups table says why).", "gauge")
 	for _, p := range list {
 		v := 0
 		if p.LastStatus == StatusFailed {
 			v = 1
 		}
-		fmt.Fprintf(b, "%s{database=%s} %d\n", MetricLastFailed, labelValue(p.Database), v)
+		fmt.Fprintf(b, "%s{database=%s} %d\n", MetricLastFailed, promtext.Label(p.Database), v)
 	}
-	b.WriteString("# HELP " + MetricFailedTotal + " Backup runs of the database that failed.\n")
-	b.WriteString("# TYPE " + MetricFailedTotal + " counter\n")
+	promtext.Header(b, MetricFailedTotal, "Backup runs of the database that failed.", "counter")
 	for _, p := range list {
-		fmt.Fprintf(b, "%s{database=%s} %d\n", MetricFailedTotal, labelValue(p.Database), p.Failed)
+		fmt.Fprintf(b, "%s{database=%s} %d\n", MetricFailedTotal, promtext.Label(p.Database), p.Failed)
 	}
 	return b.Flush()
-}
-
-// labelValue quotes v as the exposition format wants.
-func labelValue(v string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v) + `"`
 }

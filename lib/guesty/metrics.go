@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/promtext"
 )
 
 // Metrics of the nightly reconciliation, in Prometheus's text format.
@@ -66,18 +67,15 @@ func WritePrometheus(ctx context.Context, db querier, w io.Writer) error {
 		return err
 	}
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP " + MetricReconcileRepaired + " Reservations and listings the latest Guesty reconciliation stored because a webhook never brought them (so far, while it is unfinished).\n")
-	b.WriteString("# TYPE " + MetricReconcileRepaired + " gauge\n")
+	promtext.Header(b, MetricReconcileRepaired, "Reservations and listings the latest Guesty reconciliation stored because a webhook never brought them (so far, while it is unfinished).", "gauge")
 	fmt.Fprintf(b, "%s %d\n", MetricReconcileRepaired, st.Repaired)
-	b.WriteString("# HELP " + MetricReconcileLastFinished + " When the latest complete Guesty reconciliation finished, in Unix seconds; 0 if none.\n")
-	b.WriteString("# TYPE " + MetricReconcileLastFinished + " gauge\n")
+	promtext.Header(b, MetricReconcileLastFinished, "When the latest complete Guesty reconciliation finished, in Unix seconds; 0 if none.", "gauge")
 	ts := 0.0
 	if !st.LastFinished.IsZero() {
 		ts = float64(st.LastFinished.UnixMilli()) / 1000
 	}
 	fmt.Fprintf(b, "%s %s\n", MetricReconcileLastFinished, strconv.FormatFloat(ts, 'f', 3, 64))
-	b.WriteString("# HELP " + MetricReconcileUnfinished + " 1 while a Guesty reconciliation waits to go on (Guesty's rate limit or the time budget stopped it).\n")
-	b.WriteString("# TYPE " + MetricReconcileUnfinished + " gauge\n")
+	promtext.Header(b, MetricReconcileUnfinished, "1 while a Guesty reconciliation waits to go on (Guesty's rate limit or the time budget stopped it).", "gauge")
 	v := 0
 	if st.Unfinished {
 		v = 1

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/promtext"
 )
 
 // Incident is one refusal of a provider caused by a setting.
@@ -142,13 +143,11 @@ func WritePrometheus(ctx context.Context, db *pgxpool.Pool, w io.Writer) error {
 		return err
 	}
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP " + MetricTotal + " Provider refusals only a configuration change fixes (a retired model id, a rejected key), by provider, the setting to change and the provider's code.\n")
-	b.WriteString("# TYPE " + MetricTotal + " counter\n")
+	promtext.Header(b, MetricTotal, "Provider refusals only a configuration change fixes (a retired model id, a rejected key), by provider, the setting to change and the provider's code.", "counter")
 	for _, in := range list {
 		fmt.Fprintf(b, "%s{%s} %d\n", MetricTotal, labels(in), in.Count)
 	}
-	b.WriteString("# HELP " + MetricLastSeen + " When the latest such refusal happened, in Unix seconds.\n")
-	b.WriteString("# TYPE " + MetricLastSeen + " gauge\n")
+	promtext.Header(b, MetricLastSeen, "When the latest such refusal happened, in Unix seconds.", "gauge")
 	for _, in := range list {
 		fmt.Fprintf(b, "%s{%s} %s\n", MetricLastSeen, labels(in), strconv.FormatFloat(float64(in.LastSeen.UnixMilli())/1000, 'f', 3, 64))
 	}
@@ -156,11 +155,5 @@ func WritePrometheus(ctx context.Context, db *pgxpool.Pool, w io.Writer) error {
 }
 
 func labels(in Incident) string {
-	return "provider=" + labelValue(in.Provider) + ",setting=" + labelValue(in.Setting) + ",code=" + labelValue(in.Code)
-}
-
-// labelValue quotes v as the exposition format wants: backslash, double
-// quote and line feed escaped.
-func labelValue(v string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v) + `"`
+	return "provider=" + promtext.Label(in.Provider) + ",setting=" + promtext.Label(in.Setting) + ",code=" + promtext.Label(in.Code)
 }

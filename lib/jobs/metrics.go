@@ -7,12 +7,12 @@ import (
 	"io"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/promtext"
 )
 
 // KindStats counts one kind's jobs that are not done.
@@ -93,30 +93,21 @@ func (s Stats) WritePrometheus(w io.Writer) error {
 	}
 	sort.Strings(kinds)
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP concierge_jobs Jobs in the outbox by status and kind; done jobs are not counted.\n")
-	b.WriteString("# TYPE concierge_jobs gauge\n")
+	promtext.Header(b, "concierge_jobs", "Jobs in the outbox by status and kind; done jobs are not counted.", "gauge")
 	for _, status := range []string{StatusPending, StatusRunning, StatusRetrying, StatusFailed} {
 		for _, k := range kinds {
 			ks := s.Kinds[k]
 			n := map[string]int{StatusPending: ks.Pending, StatusRunning: ks.Running, StatusRetrying: ks.Retrying, StatusFailed: ks.Failed}[status]
-			fmt.Fprintf(b, "concierge_jobs{status=%s,kind=%s} %d\n", labelValue(status), labelValue(k), n)
+			fmt.Fprintf(b, "concierge_jobs{status=%s,kind=%s} %d\n", promtext.Label(status), promtext.Label(k), n)
 		}
 	}
-	b.WriteString("# HELP concierge_jobs_overdue Jobs a redrive pass would re-invoke or park now.\n")
-	b.WriteString("# TYPE concierge_jobs_overdue gauge\n")
+	promtext.Header(b, "concierge_jobs_overdue", "Jobs a redrive pass would re-invoke or park now.", "gauge")
 	for _, k := range kinds {
-		fmt.Fprintf(b, "concierge_jobs_overdue{kind=%s} %d\n", labelValue(k), s.Kinds[k].Overdue)
+		fmt.Fprintf(b, "concierge_jobs_overdue{kind=%s} %d\n", promtext.Label(k), s.Kinds[k].Overdue)
 	}
-	b.WriteString("# HELP concierge_jobs_oldest_seconds Age of the oldest pending, running or retrying job; 0 when there is none.\n")
-	b.WriteString("# TYPE concierge_jobs_oldest_seconds gauge\n")
+	promtext.Header(b, "concierge_jobs_oldest_seconds", "Age of the oldest pending, running or retrying job; 0 when there is none.", "gauge")
 	for _, k := range kinds {
-		fmt.Fprintf(b, "concierge_jobs_oldest_seconds{kind=%s} %s\n", labelValue(k), strconv.FormatFloat(s.Kinds[k].OldestSeconds, 'f', 3, 64))
+		fmt.Fprintf(b, "concierge_jobs_oldest_seconds{kind=%s} %s\n", promtext.Label(k), strconv.FormatFloat(s.Kinds[k].OldestSeconds, 'f', 3, 64))
 	}
 	return b.Flush()
-}
-
-// labelValue quotes v as the exposition format wants: backslash, double
-// quote and line feed escaped.
-func labelValue(v string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v) + `"`
 }

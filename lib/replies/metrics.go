@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/harborstays/concierge/lib/promtext"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -43,8 +44,7 @@ func WritePrometheus(ctx context.Context, db *pgxpool.Pool, w io.Writer) error {
 		}
 	}
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP " + MetricRecent + " Replies the assistant decided over the window, by mode (auto, draft, handoff).\n")
-	b.WriteString("# TYPE " + MetricRecent + " gauge\n")
+	promtext.Header(b, MetricRecent, "Replies the assistant decided over the window, by mode (auto, draft, handoff).", "gauge")
 	for _, win := range windows {
 		for _, mode := range []Mode{Auto, Draft, Handoff} {
 			fmt.Fprintf(b, "%s{mode=%q,window=%q} %d\n", MetricRecent, mode, win.label, counts[[2]string{string(mode), win.label}])

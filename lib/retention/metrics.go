@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/harborstays/concierge/lib/promtext"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -62,8 +63,7 @@ func WritePrometheus(ctx context.Context, db *pgxpool.Pool, w io.Writer) error {
 		return err
 	}
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP " + MetricRemoved + " Rows the latest retention pass (purge) removed, by kind of data.\n")
-	b.WriteString("# TYPE " + MetricRemoved + " gauge\n")
+	promtext.Header(b, MetricRemoved, "Rows the latest retention pass (purge) removed, by kind of data.", "gauge")
 	if ok {
 		for _, k := range kinds(r.Removed) {
 			fmt.Fprintf(b, "%s{kind=%s} %d\n", MetricRemoved, strconv.Quote(k), r.Removed[k])
@@ -80,8 +80,7 @@ func WritePrometheus(ctx context.Context, db *pgxpool.Pool, w io.Writer) error {
 		{MetricComplete, "1 when the latest retention pass finished within RETENTION_BUDGET and without error.", strconv.Itoa(c)},
 		{MetricLastPass, "When the latest retention pass finished (Unix time); alert when it stops moving.", strconv.FormatInt(r.FinishedAt.Unix(), 10)},
 	} {
-		b.WriteString("# HELP " + m.name + " " + m.help + "\n")
-		b.WriteString("# TYPE " + m.name + " gauge\n")
+		promtext.Header(b, m.name, m.help, "gauge")
 		if ok {
 			b.WriteString(m.name + " " + m.value + "\n")
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/promtext"
 )
 
 // An authenticated delivery of a known event type whose body does not
@@ -107,8 +108,7 @@ const MetricParseFailures = "concierge_webhook_parse_failures"
 // as 0 rather than as a broken scrape.
 func WriteParseFailures(w io.Writer, fs []ParseFailure) error {
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP " + MetricParseFailures + " Authenticated deliveries of known events stored raw because their body did not decode, not yet replayed (concierge replay-events).\n")
-	b.WriteString("# TYPE " + MetricParseFailures + " gauge\n")
+	promtext.Header(b, MetricParseFailures, "Authenticated deliveries of known events stored raw because their body did not decode, not yet replayed (concierge replay-events).", "gauge")
 	for _, f := range fs {
 		fmt.Fprintf(b, "%s{source=%s,event_type=%s} %d\n", MetricParseFailures, strconv.Quote(f.Source), strconv.Quote(f.EventType), f.Count)
 	}

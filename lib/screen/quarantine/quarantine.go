@@ -16,13 +16,13 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/harborstays/concierge/lib/fault"
+	"github.com/harborstays/concierge/lib/promtext"
 	"github.com/harborstays/concierge/lib/screen"
 )
 
@@ -155,16 +155,9 @@ func WritePrometheus(ctx context.Context, db DB, w io.Writer) error {
 		return fault.Wrap(fault.Unavailable, fmt.Errorf("count quarantined passages: %w", err), "database unavailable")
 	}
 	b := bufio.NewWriter(w)
-	b.WriteString("# HELP " + Metric + " Paragraphs held back from the retrieval index because they read as instructions to an assistant, by screening rule; `concierge quarantine` lists them.\n")
-	b.WriteString("# TYPE " + Metric + " gauge\n")
+	promtext.Header(b, Metric, "Paragraphs held back from the retrieval index because they read as instructions to an assistant, by screening rule; `concierge quarantine` lists them.", "gauge")
 	for _, rule := range order {
-		fmt.Fprintf(b, "%s{rule=%s} %d\n", Metric, labelValue(rule), counts[rule])
+		fmt.Fprintf(b, "%s{rule=%s} %d\n", Metric, promtext.Label(rule), counts[rule])
 	}
 	return b.Flush()
-}
-
-// labelValue quotes v as the exposition format wants: backslash, double
-// quote and line feed escaped.
-func labelValue(v string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v) + `"`
 }
