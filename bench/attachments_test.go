@@ -3,19 +3,15 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -267,57 +263,18 @@ type syncRun struct {
 	vmHWM  int64
 }
 
-// runAttachmentSync starts the backup function's binary as of-watchdog
-// would, POSTs {"what":"attachments"}, reads its VmHWM and stops it.
+// runAttachmentSync runs the backup function's binary for
+// {"what":"attachments"} (startBackupFunction, backupProcess.run) and reads
+// its peak RSS before it stops.
 func runAttachmentSync(b *testing.B, bin, dbURL string, env map[string]string) syncRun {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = os.Environ()
-	for k, v := range backupStackEnv(b) {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Env = append(cmd.Env, "DATABASE_URL="+dbURL, "LOG_LEVEL=warn", "BACKUP_DATABASES=", "http_upstream_port="+strconv.Itoa(port))
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the function did not listen: %s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	start := time.Now()
-	res, err := (&http.Client{Timeout: time.Hour}).Post(fmt.Sprintf("http://127.0.0.1:%d/", port), "application/json", strings.NewReader(`{"what":"attachments"}`))
-	if err != nil {
-		b.Fatalf("POST: %v\n%s", err, logs.String())
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	wall := time.Since(start)
+	p := startBackupFunction(b, bin, dbURL, env)
+	defer p.stop()
 	var ans struct {
 		Attachments *attachments.Report `json:"attachments"`
 	}
-	if err := json.Unmarshal(body, &ans); err != nil || res.StatusCode != http.StatusOK || ans.Attachments == nil {
-		b.Fatalf("attachment sync: %d %s\n%s", res.StatusCode, body, logs.String())
+	wall := p.run(b, `{"what":"attachments"}`, &ans)
+	if ans.Attachments == nil {
+		b.Fatalf("attachment sync: no report\n%s", p.logs.String())
 	}
-	return syncRun{report: *ans.Attachments, wall: wall, vmHWM: vmHWM(b, cmd.Process.Pid)}
+	return syncRun{report: *ans.Attachments, wall: wall, vmHWM: vmHWM(b, p.cmd.Process.Pid)}
 }

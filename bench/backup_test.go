@@ -22,6 +22,7 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/objstore/s3test"
 	"github.com/harborstays/concierge/lib/stack"
+	"github.com/jackc/pgx/v5"
 )
 
 // Backup benchmark settings (environment):
@@ -111,11 +112,6 @@ func BenchmarkBackup(b *testing.B) {
 			fmt.Printf("%-44s %9s %8s %10s  %s\n", "", "wall", "x base", "object", "peak RSS")
 			fmt.Printf("%-44s %8.1fs %7.2fx %7d MB  pg_dump %d MB\n", "baseline: pg_dump -Fc > file", base.Seconds(), 1.0, st.Size()>>20, baseRSS>>20)
 			for _, s := range stores {
-				// Each store's run is its own: a schedule slot runs once, and
-				// these runs fall in the same minute.
-				if _, err := d.Pool.Exec(context.Background(), "DELETE FROM jobs WHERE kind = 'backup'"); err != nil {
-					b.Fatal(err)
-				}
 				r := runBackupFunction(b, bin, d.URL, s.env(b))
 				rep := r.report
 				ratio := rep.DumpSeconds / base.Seconds()
@@ -203,9 +199,30 @@ func buildBackupFunction(b *testing.B) string {
 	return bin
 }
 
-// runBackupFunction starts the function binary as of-watchdog would, POSTs
-// one run to it, reads its VmHWM and stops it.
+// runBackupFunction runs one backup through the function's own binary and
+// reads its peak RSS before it stops.
 func runBackupFunction(b *testing.B, bin, dbURL string, env map[string]string) backupRun {
+	p := startBackupFunction(b, bin, dbURL, env)
+	defer p.stop()
+	w := watchRSS(p.cmd.Process.Pid)
+	var rep backupReport
+	wall := p.run(b, "", &rep)
+	return backupRun{report: rep, wall: wall, vmHWM: vmHWM(b, p.cmd.Process.Pid), tools: w.stop()}
+}
+
+// backupProcess is the backup function's binary started as of-watchdog
+// would start it, with its stack.yml environment.
+type backupProcess struct {
+	cmd   *exec.Cmd
+	url   string
+	dbURL string
+	logs  *bytes.Buffer
+	keys  *jobs.Keys
+}
+
+// startBackupFunction starts bin with stack.yml's backup environment, then
+// the database and store of this run (env), and waits until it listens.
+func startBackupFunction(b *testing.B, bin, dbURL string, env map[string]string) *backupProcess {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -213,8 +230,6 @@ func runBackupFunction(b *testing.B, bin, dbURL string, env map[string]string) b
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command(bin)
-	// The function's environment as deployed (stack.yml), then the database
-	// and store of this run.
 	cmd.Env = os.Environ()
 	for k, v := range backupStackEnv(b) {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -236,65 +251,83 @@ func runBackupFunction(b *testing.B, bin, dbURL string, env map[string]string) b
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	p := &backupProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/", port), dbURL: dbURL, logs: &bytes.Buffer{}, keys: keys}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	w := watchRSS(cmd.Process.Pid)
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("the function did not listen: %s", logs.String())
+			p.stop()
+			b.Fatalf("the function did not listen: %s", p.logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	res, err := http.Post(url, "application/json", nil)
+	return p
+}
+
+func (p *backupProcess) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+}
+
+// run makes the call a schedule (body "") or a person ({"what":...}) makes,
+// which queues a job, then invokes that job signed, as the queue-worker
+// would, and decodes its report into result. wall is the job's request:
+// the run itself. Earlier backup jobs are removed first: a schedule's
+// minute runs once, and a bench makes several runs in one minute.
+func (p *backupProcess) run(b *testing.B, body string, result any) time.Duration {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, p.dbURL)
 	if err != nil {
-		b.Fatalf("POST: %v\n%s", err, logs.String())
+		b.Fatal(err)
 	}
-	body, _ := io.ReadAll(res.Body)
+	_, err = conn.Exec(ctx, "DELETE FROM jobs WHERE kind = $1", jobs.Backup.Name)
+	conn.Close(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := http.Post(p.url, "application/json", strings.NewReader(body))
+	if err != nil {
+		b.Fatalf("POST: %v\n%s", err, p.logs.String())
+	}
+	out, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	var queued struct {
 		JobID   string `json:"job_id"`
 		Subject string `json:"subject"`
 	}
-	if err := json.Unmarshal(body, &queued); err != nil || res.StatusCode != http.StatusAccepted {
-		b.Fatalf("scheduled call: %d %s\n%s", res.StatusCode, body, logs.String())
+	if err := json.Unmarshal(out, &queued); err != nil || res.StatusCode != http.StatusAccepted {
+		b.Fatalf("the call: %d %s\n%s", res.StatusCode, out, p.logs.String())
 	}
 	msg, _ := json.Marshal(jobs.Message{JobID: queued.JobID, Kind: jobs.Backup.Name, Subject: queued.Subject})
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(msg))
+	req, _ := http.NewRequest(http.MethodPost, p.url, bytes.NewReader(msg))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(jobs.JobIDHeader, queued.JobID)
-	keys.Sign(req.Header, "backup", msg)
+	p.keys.Sign(req.Header, jobs.Backup.Function, msg)
 	start := time.Now()
 	res, err = (&http.Client{Timeout: time.Hour}).Do(req)
 	if err != nil {
-		b.Fatalf("POST the job: %v\n%s", err, logs.String())
+		b.Fatalf("POST the job: %v\n%s", err, p.logs.String())
 	}
-	body, _ = io.ReadAll(res.Body)
+	out, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	wall := time.Since(start)
-	var done struct {
-		Result backupReport `json:"result"`
+	done := struct {
+		Result any `json:"result"`
+	}{Result: result}
+	if err := json.Unmarshal(out, &done); err != nil || res.StatusCode != http.StatusOK {
+		b.Fatalf("the job: %d %s\n%s", res.StatusCode, out, p.logs.String())
 	}
-	if err := json.Unmarshal(body, &done); err != nil || res.StatusCode != http.StatusOK {
-		b.Fatalf("backup: %d %s\n%s", res.StatusCode, body, logs.String())
-	}
-	rep := done.Result
 	if os.Getenv("BENCH_DEBUG") != "" {
-		fmt.Println(logs.String())
+		fmt.Println(p.logs.String())
 	}
-	return backupRun{report: rep, wall: wall, vmHWM: vmHWM(b, cmd.Process.Pid), tools: w.stop()}
+	return wall
 }
 
 // vmHWM is a live process's peak resident set size, in bytes.
