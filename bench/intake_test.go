@@ -25,10 +25,8 @@ import (
 	aircallhook "github.com/harborstays/concierge/functions/aircall-hook"
 	guestyhook "github.com/harborstays/concierge/functions/guesty-hook"
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/fixtures"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
-	"github.com/harborstays/concierge/lib/invoke"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -162,7 +160,7 @@ func openLoop(url string, reqs []request, rate int) result {
 	}
 }
 
-func serveHook(b *testing.B, d *dbtest.DB, name string, ctor fnenv.Constructor, env map[string]string) string {
+func serveHook(b *testing.B, d *dbtest.DB, name string, ctor faas.Constructor, env map[string]string) string {
 	// The hooks invoke vectorize through a gateway, as deployed: a local one
 	// that answers 202 like the OpenFaaS gateway's async route.
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -175,14 +173,14 @@ func serveHook(b *testing.B, d *dbtest.DB, name string, ctor fnenv.Constructor, 
 	for k, v := range env {
 		vars[k] = v
 	}
-	h, e, err := fnenv.Build(context.Background(), fnenv.Options{
+	h, e, err := faas.Build(context.Background(), faas.Options{
 		Name: name, Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
-		LogOutput: io.Discard, DB: d.Pool, Invoker: invoke.NewGateway(gw.URL),
+		LogOutput: io.Discard, DB: d.Pool, Invoker: faas.NewGateway(gw.URL),
 	}, ctor)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(fnserver.Handler(h, e.MaxBody))
+	srv := httptest.NewServer(faas.Handler(h, e.MaxBody))
 	b.Cleanup(srv.Close)
 	return srv.URL
 }

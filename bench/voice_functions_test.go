@@ -19,8 +19,7 @@ import (
 	sttfn "github.com/harborstays/concierge/functions/stt"
 	ttsfn "github.com/harborstays/concierge/functions/tts"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
 	"github.com/harborstays/concierge/lib/speech"
@@ -30,16 +29,16 @@ import (
 var benchKey = jobs.RandomKey()
 
 // serveFunction builds a function on d with the local engines and serves it.
-func serveFunction(b *testing.B, d *dbtest.DB, name string, ctor fnenv.Constructor) string {
+func serveFunction(b *testing.B, d *dbtest.DB, name string, ctor faas.Constructor) string {
 	vars := map[string]string{"SECRETS_DIR": b.TempDir(), "LOG_LEVEL": "info", "JOB_SIGNING_KEY": benchKey}
-	h, e, err := fnenv.Build(context.Background(), fnenv.Options{
+	h, e, err := faas.Build(context.Background(), faas.Options{
 		Name: name, Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
 		LogOutput: io.Discard, DB: d.Pool, Invoker: discard{},
 	}, ctor)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(fnserver.Handler(h, e.MaxBody))
+	srv := httptest.NewServer(faas.Handler(h, e.MaxBody))
 	b.Cleanup(srv.Close)
 	return srv.URL
 }

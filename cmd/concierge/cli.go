@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/harborstays/concierge/lib/config"
-	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/logging"
 )
 
@@ -26,7 +26,7 @@ import (
 // DATA_DIR started for the command and stopped after it (starting it while
 // the runner holds it would stop the runner's server). close releases
 // everything.
-func cliEnv(ctx context.Context, env config.LookupFunc, name string) (e *fnenv.Env, close func(), err error) {
+func cliEnv(ctx context.Context, env config.LookupFunc, name string) (e *faas.Env, close func(), err error) {
 	sys := &system{}
 	defer func() {
 		if err != nil {
@@ -45,7 +45,7 @@ func cliEnv(ctx context.Context, env config.LookupFunc, name string) (e *fnenv.E
 		}
 		vars["DATABASE_URL"] = url
 	}
-	e, err = fnenv.Open(ctx, fnenv.Options{Name: name, Lookup: config.Layered(env, config.FromMap(vars))})
+	e, err = faas.Open(ctx, faas.Options{Name: name, Lookup: config.Layered(env, config.FromMap(vars))})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/harborstays/concierge/lib/aircall"
 	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
@@ -32,8 +32,8 @@ The database is DATABASE_URL, else the local runner's cluster under DATA_DIR.
 
 // eventReplayers replay the unparsed events of a source, configured as its
 // hook is.
-var eventReplayers = map[string]func(ctx context.Context, e *fnenv.Env, dryRun bool) (aircall.ReplayResult, error){
-	aircall.Source: func(ctx context.Context, e *fnenv.Env, dryRun bool) (aircall.ReplayResult, error) {
+var eventReplayers = map[string]func(ctx context.Context, e *faas.Env, dryRun bool) (aircall.ReplayResult, error){
+	aircall.Source: func(ctx context.Context, e *faas.Env, dryRun bool) (aircall.ReplayResult, error) {
 		hook := &aircall.Hook{
 			Store:           &webhook.Store{DB: e.DB, Invoker: e.Invoker},
 			Region:          e.Config.String(config.PhoneRegion),

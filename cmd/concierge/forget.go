@@ -132,7 +132,7 @@ func forgetGuest(ctx context.Context, args []string, env config.LookupFunc, out 
 	}
 	defer closeEnv()
 	key := guestdata.KeyFrom(e.Config)
-	index, err := indexer.OpenIndex(ctx, e)
+	index, err := indexer.OpenIndex(ctx, e.Config, e.DB)
 	if err != nil {
 		return err
 	}

@@ -11,13 +11,13 @@ import (
 	stt "github.com/harborstays/concierge/functions/stt"
 	tts "github.com/harborstays/concierge/functions/tts"
 	vectorize "github.com/harborstays/concierge/functions/vectorize"
-	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/faas"
 )
 
 // builtin lists the functions compiled into the runner (other files add to
 // it in init, e.g. guesty_functions.go); every function of stack.yml is
 // here today. One missing would be declared and answer 501 with the reason.
-var builtin = map[string]fnenv.Constructor{
+var builtin = map[string]faas.Constructor{
 	aircallhook.Name:   aircallhook.New,
 	backupfn.Name:      backupfn.New,
 	chatwootreply.Name: chatwootreply.New,

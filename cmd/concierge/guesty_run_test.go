@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/localrun"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/guesty/guestytest"
-	"github.com/harborstays/concierge/lib/localrun"
 )
 
 const jordanReservation = "6701a2b3c4d5e6f708192a3b"

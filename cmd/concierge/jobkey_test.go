@@ -9,7 +9,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/stack"
@@ -29,10 +29,10 @@ func TestStackMountsTheJobKeyWhereNeeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(name string, ctor fnenv.Constructor, fn stack.Function, key string) error {
+	build := func(name string, ctor faas.Constructor, fn stack.Function, key string) error {
 		vars := map[string]string{"SECRETS_DIR": secrets, "KNOWLEDGE_DIR": "../../knowledge", "CHATWOOT_URL": "",
 			"BACKUP_DIR": t.TempDir(), "DATABASE_URL": d.URL, "LOG_LEVEL": "warn", "JOB_SIGNING_KEY": key}
-		_, _, err := fnenv.Build(context.Background(), fnenv.Options{Name: name, Lookup: config.Layered(config.FromMap(vars), config.FromMap(fn.Environment)),
+		_, _, err := faas.Build(context.Background(), faas.Options{Name: name, Lookup: config.Layered(config.FromMap(vars), config.FromMap(fn.Environment)),
 			LogOutput: io.Discard, DB: d.Pool, Invoker: &fntest.Recorder{}}, ctor)
 		return err
 	}

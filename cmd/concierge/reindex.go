@@ -16,7 +16,7 @@ func reindex(ctx context.Context, env config.LookupFunc) error {
 		return err
 	}
 	defer closeEnv()
-	x, err := indexer.FromEnv(ctx, e)
+	x, err := indexer.FromConfig(ctx, e.Config, e.DB)
 	if err != nil {
 		return err
 	}

@@ -19,10 +19,10 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/db"
+	"github.com/harborstays/concierge/lib/faas"
+	"github.com/harborstays/concierge/lib/faas/localrun"
 	"github.com/harborstays/concierge/lib/fixtures"
-	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/localrun"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/pgcluster"
 	"github.com/harborstays/concierge/lib/replies"
@@ -164,7 +164,7 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		}
 		fn := st.Functions[name]
 		lookup := config.Layered(env, config.FromMap(defaults), config.FromMap(fn.Environment))
-		h, _, err := fnenv.Build(ctx, fnenv.Options{Name: name, Lookup: lookup, LogOutput: logOut, DB: pool, Invoker: gw}, ctor)
+		h, _, err := faas.Build(ctx, faas.Options{Name: name, Lookup: lookup, LogOutput: logOut, DB: pool, Invoker: gw}, ctor)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", name, err)
 		}

@@ -11,16 +11,14 @@ import (
 
 	"github.com/harborstays/concierge/lib/aircall"
 	"github.com/harborstays/concierge/lib/config"
-	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "aircall-hook"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -29,7 +27,7 @@ func Init() error { return entry.Init() }
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
 // New builds the handler from env.
-func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(_ context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	tokens := env.Config.List(config.AircallTokens)
 	if len(tokens) == 0 {
 		env.Config.Require(config.AircallTokens)
@@ -45,13 +43,13 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		return nil, err
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		out, err := hook.Receive(req.Context(), req.Body)
 		if err != nil {
-			return endpoint.Error(err), nil
+			return faas.Error(err), nil
 		}
-		return endpoint.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
+		return faas.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
 	}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/webhook"
@@ -19,9 +20,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
 
-func start(t *testing.T) *fntest.Harness {
+func start(t *testing.T) *faastest.Harness {
 	t.Helper()
-	return fntest.Start(t, Name, New, map[string]string{"AIRCALL_WEBHOOK_TOKEN": "rotated-old-token," + fixtures.AircallToken})
+	return faastest.Start(t, Name, New, map[string]string{"AIRCALL_WEBHOOK_TOKEN": "rotated-old-token," + fixtures.AircallToken})
 }
 
 func TestContractFixturesLandRows(t *testing.T) {
@@ -355,7 +356,7 @@ func TestRecordedCallQueuesDelayedTranscription(t *testing.T) {
 			for k, v := range tc.env {
 				env[k] = v
 			}
-			h := fntest.Start(t, Name, New, env)
+			h := faastest.Start(t, Name, New, env)
 			for _, name := range tc.posts {
 				if code, body := h.Post(t, fixtures.Read(name), nil); code != http.StatusOK {
 					t.Fatalf("%s: %d %s", name, code, body)

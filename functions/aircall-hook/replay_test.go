@@ -10,8 +10,8 @@ import (
 
 	"github.com/harborstays/concierge/lib/aircall"
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
-	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
@@ -47,7 +47,7 @@ type callRow struct {
 	StatusRank                                            int
 }
 
-func readCall(t *testing.T, h *fntest.Harness, id int64) callRow {
+func readCall(t *testing.T, h *faastest.Harness, id int64) callRow {
 	t.Helper()
 	var c callRow
 	err := h.DB.Pool.QueryRow(context.Background(), `SELECT summary, transcript, transcript_source, transcript_language,
@@ -59,7 +59,7 @@ func readCall(t *testing.T, h *fntest.Harness, id int64) callRow {
 	return c
 }
 
-func failuresOf(t *testing.T, h *fntest.Harness) []webhook.ParseFailure {
+func failuresOf(t *testing.T, h *faastest.Harness) []webhook.ParseFailure {
 	t.Helper()
 	f, err := webhook.ParseFailures(context.Background(), h.DB.Pool)
 	if err != nil {
@@ -146,7 +146,7 @@ func TestReplayUnparsedEvents(t *testing.T) {
 	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", "dedupe_key LIKE 'legacy-%' AND handled AND parse_resolved_at IS NOT NULL AND parse_error IS NOT NULL"); n != 2 {
 		t.Errorf("%d replayed events marked resolved (error kept), want 2", n)
 	}
-	jobsOf := func(h *fntest.Harness) (int, int) {
+	jobsOf := func(h *faastest.Harness) (int, int) {
 		return dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'vectorize' AND subject = 'call:1843377012'"), len(h.Invoked.Calls())
 	}
 	gotJobs, gotInvoked := jobsOf(h)

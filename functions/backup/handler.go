@@ -5,7 +5,7 @@
 // Chatwoot's attachment bucket (lib/attachments).
 //
 // The scheduled call only queues the run as a job and answers 202
-// (step.Scheduled): a run lasts minutes to an hour, and as one synchronous
+// (faas.Scheduled): a run lasts minutes to an hour, and as one synchronous
 // request through the gateway it died with the request. The job, invoked
 // through the gateway's queue, runs it with a lease and retries.
 //
@@ -17,25 +17,20 @@
 package function
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/backuprun"
-	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/step"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "backup"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -43,45 +38,31 @@ func Init() error { return entry.Init() }
 // Handle is the OpenFaaS entry point.
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
-type request struct {
-	What string `json:"what" validate:"omitempty,oneof=all databases attachments"`
-}
-
 // Answer is the function's JSON answer.
 type Answer = backuprun.Answer
 
 // New builds the handler from env.
-func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(_ context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	run, err := backuprun.FromConfig(env.Config, env.DB, env.Now)
 	if err != nil {
 		return nil, err
 	}
 	run.LogStart(env.Log)
-	steps, err := step.New(env, jobs.Backup)
+	steps, err := faas.NewRunner(env, jobs.Backup)
 	if err != nil {
 		return nil, err
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		if req.Header.Get(jobs.SignatureHeader) != "" {
 			// The queued run, invoked through the gateway.
 			return steps.Run(req, run.Job), nil
 		}
-		var in request
-		// cron-connector POSTs an empty body: everything.
-		if len(bytes.TrimSpace(req.Body)) > 0 {
-			if err := endpoint.Decode(req.Body, &in); err != nil {
-				return endpoint.Error(err), nil
-			}
-		}
-		if in.What == backuprun.WhatAttachments && run.Attachments == nil {
-			return endpoint.Error(fault.New(fault.Invalid, "%s", backuprun.SkippedAttachments)), nil
-		}
-		part := in.What
-		if part == backuprun.WhatAll {
-			part = ""
+		part, err := run.Part(req.Body)
+		if err != nil {
+			return faas.Error(err), nil
 		}
 		return steps.Scheduled(req, jobs.Backup, part, run.Job), nil
 	}, nil

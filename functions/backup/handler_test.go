@@ -24,7 +24,8 @@ import (
 	"github.com/harborstays/concierge/lib/backup"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/faas"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/objstore/s3test"
@@ -32,13 +33,13 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
 
-func start(t *testing.T, d *dbtest.DB, env map[string]string) *fntest.Harness {
+func start(t *testing.T, d *dbtest.DB, env map[string]string) *faastest.Harness {
 	t.Helper()
 	vars := map[string]string{"DATABASE_URL": d.URL}
 	for k, v := range env {
 		vars[k] = v
 	}
-	h := fntest.StartWith(t, d, Name, New, vars)
+	h := faastest.StartWith(t, d, Name, New, vars)
 	h.Clock.Set(time.Date(2026, 3, 2, 3, 17, 0, 0, time.UTC))
 	return h
 }
@@ -57,7 +58,7 @@ type result struct {
 	SHA256 string
 }
 
-func run(t *testing.T, h *fntest.Harness) (int, result) {
+func run(t *testing.T, h *faastest.Harness) (int, result) {
 	t.Helper()
 	return runBody(t, h, nil)
 }
@@ -66,7 +67,7 @@ func run(t *testing.T, h *fntest.Harness) (int, result) {
 // (a minute later when this minute's slot already ran), then runs that job
 // as the queue-worker would, and returns the job's status and the run's
 // report.
-func runBody(t *testing.T, h *fntest.Harness, body []byte) (int, result) {
+func runBody(t *testing.T, h *faastest.Harness, body []byte) (int, result) {
 	t.Helper()
 	before := len(h.Invoked.Calls())
 	code, out := h.Post(t, body, nil)
@@ -296,7 +297,7 @@ func TestConfigurationErrorsNamed(t *testing.T) {
 		for k, v := range tt.env {
 			vars[k] = v
 		}
-		_, _, err := fnenv.Build(context.Background(), fnenv.Options{Name: Name, Lookup: config.FromMap(vars), LogOutput: io.Discard, DB: d.Pool}, New)
+		_, _, err := faas.Build(context.Background(), faas.Options{Name: Name, Lookup: config.FromMap(vars), LogOutput: io.Discard, DB: d.Pool}, New)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: %v, want an error naming %s", tt.env, err, tt.want)
 		}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/step"
 )
 
 // cron-connector 0.3.2 calls synchronously, and a function added while it
@@ -98,7 +98,7 @@ func TestForgedBackupJobsRefused(t *testing.T) {
 	h := start(t, d, map[string]string{"BACKUP_DIR": t.TempDir()})
 	body, _ := json.Marshal(jobs.Message{JobID: "00000000-0000-4000-8000-000000000001", Kind: jobs.Backup.Name, Subject: jobs.ScheduleSubject(h.Clock.Now(), "")})
 	bad := http.Header{jobs.TimestampHeader: {"1772421420"}, jobs.SignatureHeader: {"v1=00"}}
-	want := step.Refused()
+	want := faas.Refused()
 	if code, out := h.Post(t, body, bad); code != want.StatusCode || out != string(want.Body) {
 		t.Errorf("badly signed: %d %s", code, out)
 	}

@@ -1,9 +1,11 @@
 // Package function is the chatwoot-reply OpenFaaS function, a job-driven
-// step with two kinds of work:
+// step with three kinds of work:
 //   - reply (from llm-query): post the answer, draft note or hand-off of a
 //     replies row, unless a person or a newer guest message overtook it;
 //   - contact-sync (from guesty-hook): keep the guest's Chatwoot contact in
 //     step with Guesty.
+//   - urgent-call (from aircall-hook): tell the team, in an urgent private
+//     note, of a missed call from a guest arriving today or tomorrow.
 //
 // Without CHATWOOT_URL (the local embedded default) replies go to the
 // local outbox (GET /outbox of make run) and contact sync is skipped.
@@ -17,19 +19,17 @@ import (
 
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/contactsync"
-	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
-	"github.com/harborstays/concierge/lib/step"
+	"github.com/harborstays/concierge/lib/urgentcall"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "chatwoot-reply"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -38,7 +38,7 @@ func Init() error { return entry.Init() }
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
 // New builds the handler from env.
-func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(_ context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	clients, err := chatwoot.FromConfig(env.Config)
 	if err != nil {
 		return nil, err
@@ -47,24 +47,24 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := env.Config.Err(); err != nil {
-		return nil, err
-	}
-	steps, err := step.New(env, jobs.Reply, jobs.ContactSync)
+	urgent, err := urgentcall.FromConfig(env.Config, env.DB, clients, syncer)
 	if err != nil {
 		return nil, err
 	}
-	poster := &replies.Poster{DB: env.DB, Chat: clients.Replies, Invoker: env.Invoker,
-		HandoffMessage: env.Config.String(replies.HandoffMessage)}
-	if clients.Contacts != clients.Replies {
-		poster.People = clients.Contacts
+	if err := env.Config.Err(); err != nil {
+		return nil, err
 	}
+	steps, err := faas.NewRunner(env, jobs.Reply, jobs.ContactSync, jobs.UrgentCall)
+	if err != nil {
+		return nil, err
+	}
+	poster := replies.FromConfig(env.Config, env.DB, clients, env.Invoker)
 	if clients.Replies == nil {
 		env.Log.Info().Msg("CHATWOOT_URL not set: replies go to the local outbox, contact sync is skipped")
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
 			switch job.Kind {
@@ -72,6 +72,8 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 				return poster.Post(ctx, job)
 			case jobs.ContactSync.Name:
 				return syncer.Job(ctx, job)
+			case jobs.UrgentCall.Name:
+				return urgent.Job(ctx, job)
 			default:
 				return nil, fault.New(fault.Permanent, "chatwoot-reply does not handle %q jobs", job.Kind)
 			}

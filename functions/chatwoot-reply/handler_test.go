@@ -18,8 +18,8 @@ import (
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/contactsync"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
@@ -40,7 +40,7 @@ const (
 var asked = time.Date(2025, 7, 18, 18, 2, 11, 347e6, time.UTC)
 
 type stack struct {
-	*fntest.Harness
+	*faastest.Harness
 	fake *chatwoottest.Server
 }
 
@@ -62,7 +62,7 @@ func start(t *testing.T, vars map[string]string) *stack {
 			env[k] = v
 		}
 	}
-	h := fntest.Start(t, Name, New, env)
+	h := faastest.Start(t, Name, New, env)
 	h.Clock.Set(time.Date(2025, 7, 10, 12, 0, 0, 0, time.UTC))
 	s := &stack{Harness: h, fake: fake}
 	// What llm-query stored when the question arrived.
@@ -700,8 +700,8 @@ func TestConfiguration(t *testing.T) {
 	}
 }
 
-func fnenvBuild(d *dbtest.DB, env map[string]string) (fnserver.HandleFunc, *fnenv.Env, error) {
-	return fnenv.Build(context.Background(), fnenv.Options{Name: Name, Lookup: config.FromMap(env), LogOutput: io.Discard, DB: d.Pool}, New)
+func fnenvBuild(d *dbtest.DB, env map[string]string) (faas.HandleFunc, *faas.Env, error) {
+	return faas.Build(context.Background(), faas.Options{Name: Name, Lookup: config.FromMap(env), LogOutput: io.Discard, DB: d.Pool}, New)
 }
 
 // A hand-off that asks for it tells the guest, publicly and once, that a

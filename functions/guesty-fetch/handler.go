@@ -17,20 +17,17 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/config"
-	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
 	"github.com/harborstays/concierge/lib/guesty"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/step"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "guesty-fetch"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -41,7 +38,7 @@ func Handle(req handler.Request) (handler.Response, error) { return entry.Handle
 // New builds the handler from env. Without Guesty credentials the function
 // still starts (make run has none) and its jobs fail naming the secrets;
 // `concierge replay --kind guesty-fetch` runs them once they are set.
-func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(_ context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	api := guesty.APIFromConfig(env.Config, env.DB)
 	hook := &guesty.Hook{
 		Store:  &webhook.Store{DB: env.DB, Invoker: env.Invoker},
@@ -50,7 +47,7 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	if err := env.Config.Err(); err != nil {
 		return nil, err
 	}
-	steps, err := step.New(env, jobs.GuestyFetch)
+	steps, err := faas.NewRunner(env, jobs.GuestyFetch)
 	if err != nil {
 		return nil, err
 	}
@@ -58,8 +55,8 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		env.Log.Warn().Msg("GUESTY_CLIENT_ID and GUESTY_CLIENT_SECRET unset: guesty-fetch jobs fail until they are set")
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
 			if api == nil {

@@ -14,10 +14,9 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/faas"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/guesty"
@@ -29,7 +28,7 @@ import (
 // newHook is guesty-hook as its New builds it, from lib/guesty: a
 // function's tests cannot import another function, since the template
 // builds each one alone (make shrinkwrap).
-func newHook(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func newHook(_ context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	v, err := guesty.NewVerifier(fixtures.GuestySecret)
 	if err != nil {
 		return nil, err
@@ -39,9 +38,9 @@ func newHook(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 	return func(req handler.Request) (handler.Response, error) {
 		out, err := hook.Receive(req.Context(), req.Header, req.Body)
 		if err != nil {
-			return endpoint.Error(err), nil
+			return faas.Error(err), nil
 		}
-		return endpoint.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
+		return faas.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
 	}, nil
 }
 
@@ -55,11 +54,11 @@ const (
 // system is guesty-hook and guesty-fetch on one database, with the fake
 // Guesty behind guesty-fetch.
 type system struct {
-	hook, fetch *fntest.Harness
+	hook, fetch *faastest.Harness
 	fake        *guestytest.Server
 	db          *dbtest.DB
 	// relayed counts the invocations of each harness already delivered.
-	relayed map[*fntest.Harness]int
+	relayed map[*faastest.Harness]int
 }
 
 func start(t *testing.T) *system {
@@ -76,9 +75,9 @@ func start(t *testing.T) *system {
 	if err := fake.AddJSON("reservation", fx.Reservation); err != nil {
 		t.Fatal(err)
 	}
-	s := &system{fake: fake, db: d, relayed: map[*fntest.Harness]int{}}
-	s.hook = fntest.StartWith(t, d, "guesty-hook", newHook, nil)
-	s.fetch = fntest.StartWith(t, d, Name, New, map[string]string{
+	s := &system{fake: fake, db: d, relayed: map[*faastest.Harness]int{}}
+	s.hook = faastest.StartWith(t, d, "guesty-hook", newHook, nil)
+	s.fetch = faastest.StartWith(t, d, Name, New, map[string]string{
 		"GUESTY_API_URL": fake.URL, "GUESTY_CLIENT_ID": fake.ClientID, "GUESTY_CLIENT_SECRET": fake.ClientSecret,
 	})
 	return s
@@ -101,7 +100,7 @@ func (s *system) deliver(t *testing.T, body []byte) {
 func (s *system) relay(t *testing.T) []string {
 	t.Helper()
 	var answers []string
-	for _, h := range []*fntest.Harness{s.hook, s.fetch} {
+	for _, h := range []*faastest.Harness{s.hook, s.fetch} {
 		calls := h.Invoked.Calls()
 		for _, c := range calls[s.relayed[h]:] {
 			if c.Function != Name {
@@ -288,7 +287,7 @@ func TestV2UpdateBeforeCreate(t *testing.T) {
 // Without credentials the function starts (make run) and a job fails for
 // good naming the secrets, for a replay once they are set.
 func TestWithoutCredentials(t *testing.T) {
-	h := fntest.Start(t, Name, New, nil)
+	h := faastest.Start(t, Name, New, nil)
 	var id string
 	if err := h.DB.Pool.QueryRow(context.Background(), `INSERT INTO jobs (kind, function, subject) VALUES ('guesty-fetch', 'guesty-fetch', 'reservation:x') RETURNING id::text`).Scan(&id); err != nil {
 		t.Fatal(err)

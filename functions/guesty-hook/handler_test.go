@@ -16,15 +16,16 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
 )
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
 
-func start(t *testing.T) *fntest.Harness {
+func start(t *testing.T) *faastest.Harness {
 	t.Helper()
-	return fntest.Start(t, Name, New, map[string]string{"GUESTY_WEBHOOK_SECRET": fixtures.GuestySecret})
+	return faastest.Start(t, Name, New, map[string]string{"GUESTY_WEBHOOK_SECRET": fixtures.GuestySecret})
 }
 
 // sign returns Svix headers for body as Guesty would send them.
@@ -42,7 +43,7 @@ func sign(body []byte, id string, at time.Time) http.Header {
 
 var msgSeq int
 
-func post(t *testing.T, h *fntest.Harness, name string) (int, string) {
+func post(t *testing.T, h *faastest.Harness, name string) (int, string) {
 	t.Helper()
 	msgSeq++
 	body := fixtures.Read(name)
@@ -250,7 +251,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestSignatureOff(t *testing.T) {
-	h := fntest.Start(t, Name, New, map[string]string{"GUESTY_SIGNATURE": "off"})
+	h := faastest.Start(t, Name, New, map[string]string{"GUESTY_SIGNATURE": "off"})
 	body := fixtures.Read("guesty/listing.updated.json")
 	for i := 0; i < 2; i++ {
 		if code, out := h.Post(t, body, nil); code != http.StatusOK {

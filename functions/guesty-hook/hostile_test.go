@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
-	"github.com/harborstays/concierge/lib/fntest"
 )
 
 // TestHostileInput: what an attacker or a broken sender can send is
@@ -85,7 +85,7 @@ func TestHostileInput(t *testing.T) {
 	})
 }
 
-func startOff(t *testing.T) *fntest.Harness {
+func startOff(t *testing.T) *faastest.Harness {
 	t.Helper()
-	return fntest.Start(t, Name, New, map[string]string{"GUESTY_SIGNATURE": "off"})
+	return faastest.Start(t, Name, New, map[string]string{"GUESTY_SIGNATURE": "off"})
 }

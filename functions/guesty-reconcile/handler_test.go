@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/guesty"
 	"github.com/harborstays/concierge/lib/guesty/guestytest"
@@ -18,9 +19,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
 
-func startWith(t *testing.T, d *dbtest.DB, fake *guestytest.Server) *fntest.Harness {
+func startWith(t *testing.T, d *dbtest.DB, fake *guestytest.Server) *faastest.Harness {
 	t.Helper()
-	return fntest.StartWith(t, d, Name, New, map[string]string{
+	return faastest.StartWith(t, d, Name, New, map[string]string{
 		"GUESTY_API_URL": fake.URL, "GUESTY_CLIENT_ID": fake.ClientID, "GUESTY_CLIENT_SECRET": fake.ClientSecret,
 	})
 }
@@ -123,7 +124,7 @@ func TestNightlyRunRateLimitedThenFinished(t *testing.T) {
 // Without credentials (make run) the nightly run skips, saying why, and
 // touches nothing.
 func TestWithoutCredentialsSkips(t *testing.T) {
-	h := fntest.Start(t, Name, New, nil)
+	h := faastest.Start(t, Name, New, nil)
 	code, body := h.Post(t, nil, nil)
 	if code != http.StatusOK || !strings.Contains(body, `"skipped"`) {
 		t.Errorf("%d %s", code, body)
@@ -136,5 +137,5 @@ func TestWithoutCredentialsSkips(t *testing.T) {
 // Issue 13 (5): only a signed, fresh invocation of its own kind runs a job.
 func TestForgedJobInvocationsAreRefused(t *testing.T) {
 	fake := guestytest.New(t)
-	fntest.RefusesForgedJobs(t, startWith(t, dbtest.New(t), fake), jobs.GuestyReconcile)
+	faastest.RefusesForgedJobs(t, startWith(t, dbtest.New(t), fake), jobs.GuestyReconcile)
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/harborstays/concierge/lib/chatwoot/chatwoottest"
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
-	"github.com/harborstays/concierge/lib/fntest"
 
 	"github.com/harborstays/concierge/lib/testenv"
 )
@@ -44,7 +44,7 @@ func TestDatabaseOutageKeepsTheConversationPending(t *testing.T) {
 	if cluster == nil {
 		testenv.Skip(t, "tests run against CONCIERGE_TEST_DATABASE_URL; cannot stop that server")
 	}
-	h := fntest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret, "BOT_BURST_WINDOW": "0s"})
+	h := faastest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret, "BOT_BURST_WINDOW": "0s"})
 	cw := chatwootFor(t)
 	ctx := context.Background()
 	if err := cluster.Stop(ctx); err != nil {
@@ -76,6 +76,40 @@ func TestDatabaseOutageKeepsTheConversationPending(t *testing.T) {
 	}
 	if n := dbtest.Count(t, h.DB.Pool, "jobs", "kind = 'answer'"); n != 1 {
 		t.Errorf("answer jobs = %d, want 1", n)
+	}
+}
+
+// A dependency that hangs (here a lock on webhook_events, as a long
+// migration or a stuck vacuum would hold) must not run into Chatwoot's
+// webhook timeout (5 s), which Chatwoot does not retry: the intake gives up
+// inside its budget with a 500, which Chatwoot retries, and the retry that
+// finds the table free stores the event.
+func TestHungDatabaseAnswers500InsideChatwootsTimeout(t *testing.T) {
+	h := faastest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret, "BOT_BURST_WINDOW": "0s"})
+	cw := chatwootFor(t)
+	cw.WebhookTimeout = 5 * time.Second
+	ctx := context.Background()
+	tx, err := h.DB.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE webhook_events IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	cw.BeforeBotRetry = func(attempt int) {
+		if attempt == 2 {
+			if err := tx.Rollback(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	out := deliver(t, cw, h.URL)
+	if !slices.Equal(out.Statuses, []int{http.StatusInternalServerError, http.StatusOK}) || out.MovedToOpen {
+		t.Fatalf("attempts %v, moved to open %v; want [500 200] and the conversation kept pending", out.Statuses, out.MovedToOpen)
+	}
+	if n := dbtest.Count(t, h.DB.Pool, "webhook_events", "source = 'chatwoot'"); n != 1 {
+		t.Errorf("events stored = %d, want 1", n)
 	}
 }
 

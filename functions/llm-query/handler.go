@@ -13,18 +13,14 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/bot"
-	"github.com/harborstays/concierge/lib/config"
-	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/step"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "llm-query"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -42,7 +38,7 @@ const intakeBudget = 3 * time.Second
 // other status, 503 included, hands the conversation to a person at once.
 // A passing failure (the database away) is therefore a 500.
 func chatwootError(err error) handler.Response {
-	res := endpoint.Error(err)
+	res := faas.Error(err)
 	if res.StatusCode >= 500 {
 		res.StatusCode = http.StatusInternalServerError
 	}
@@ -50,19 +46,19 @@ func chatwootError(err error) handler.Response {
 }
 
 // New builds the handler from env.
-func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
-	b, err := bot.FromEnv(ctx, env, env.Config.String(config.PhoneRegion))
+func New(ctx context.Context, env *faas.Env) (faas.HandleFunc, error) {
+	b, err := bot.FromConfig(ctx, env.Config, env.DB, env.Invoker, env.Now)
 	if err != nil {
 		return nil, err
 	}
 	b.Answerer.Attempts = jobs.Answer.Policy.MaxAttempts
-	steps, err := step.New(env, jobs.Answer)
+	steps, err := faas.NewRunner(env, jobs.Answer)
 	if err != nil {
 		return nil, err
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		if req.Header.Get(jobs.JobIDHeader) != "" {
 			// A job invocation (the header is only a route: the runner
@@ -75,6 +71,6 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		if err != nil {
 			return chatwootError(err), nil
 		}
-		return endpoint.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
+		return faas.JSON(http.StatusOK, map[string]string{"status": string(out)}), nil
 	}, nil
 }

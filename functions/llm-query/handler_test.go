@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/indexer"
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
 
 var baseEnv = map[string]string{"CHATWOOT_SIGNATURE": "off", "BOT_BURST_WINDOW": "0s"}
 
-func start(t *testing.T, env map[string]string) *fntest.Harness {
+func start(t *testing.T, env map[string]string) *faastest.Harness {
 	t.Helper()
 	vars := map[string]string{"KNOWLEDGE_DIR": fntest.Knowledge(t)}
 	for k, v := range baseEnv {
@@ -35,12 +36,12 @@ func start(t *testing.T, env map[string]string) *fntest.Harness {
 	for k, v := range env {
 		vars[k] = v
 	}
-	h := fntest.Start(t, Name, New, vars)
+	h := faastest.Start(t, Name, New, vars)
 	if err := seed.Load(context.Background(), h.DB.Pool, &fntest.Recorder{}, append(append([]string{}, seed.Jordan...), seed.Sam...)...); err != nil {
 		t.Fatal(err)
 	}
 	// Index what the seed stored, as vectorize would.
-	ix, err := indexer.FromEnv(context.Background(), h.Env)
+	ix, err := indexer.FromConfig(context.Background(), h.Env.Config, h.Env.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func text(id int, content string) func(map[string]any) {
 
 // answerJobs runs every pending answer job through the function, as the
 // async invocation would, and returns the bodies.
-func answerJobs(t *testing.T, h *fntest.Harness) []string {
+func answerJobs(t *testing.T, h *faastest.Harness) []string {
 	t.Helper()
 	rows, err := h.DB.Pool.Query(context.Background(), "SELECT id::text, subject FROM jobs WHERE kind = 'answer' AND status IN ('pending', 'retrying') ORDER BY created_at")
 	if err != nil {
@@ -102,7 +103,7 @@ type reply struct {
 	citations, prov       string
 }
 
-func replies(t *testing.T, h *fntest.Harness) []reply {
+func replies(t *testing.T, h *faastest.Harness) []reply {
 	t.Helper()
 	rows, err := h.DB.Pool.Query(context.Background(), `SELECT mode, content, COALESCE(handoff_reason, ''), inbound_message_id, citations::text, provenance::text
 		FROM replies ORDER BY created_at`)
@@ -122,7 +123,7 @@ func replies(t *testing.T, h *fntest.Harness) []reply {
 }
 
 func TestSignature(t *testing.T) {
-	h := fntest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret})
+	h := faastest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret})
 	body := fixtures.Read("chatwoot/message_created.incoming.json")
 	hdr := http.Header{"X-Chatwoot-Timestamp": {fixtures.ChatwootTimestamp}, "X-Chatwoot-Signature": {fixtures.ChatwootSignature}}
 	if code, _ := h.Post(t, body, hdr); code != http.StatusUnauthorized {
@@ -189,7 +190,7 @@ func TestIntakeDecidesWhatToAnswer(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	h := fntest.Start(t, Name, New, baseEnv)
+	h := faastest.Start(t, Name, New, baseEnv)
 	for _, c := range []struct {
 		method, body string
 		want         int
@@ -251,7 +252,7 @@ func TestAnswersFromJordansData(t *testing.T) {
 // rerunAnswerJobs runs every pending answer job as the queue-worker
 // would and returns the statuses, for the caller to judge (answerJobs
 // lets a retryable 503 pass).
-func rerunAnswerJobs(t *testing.T, h *fntest.Harness) []int {
+func rerunAnswerJobs(t *testing.T, h *faastest.Harness) []int {
 	t.Helper()
 	rows, err := h.DB.Pool.Query(context.Background(), "SELECT id::text, subject FROM jobs WHERE kind = 'answer' AND status = 'pending' ORDER BY created_at")
 	if err != nil {
@@ -452,7 +453,7 @@ func TestDecommissionedModel(t *testing.T) {
 		}
 		return n
 	}
-	incidentCount := func(t *testing.T, h *fntest.Harness) int {
+	incidentCount := func(t *testing.T, h *faastest.Harness) int {
 		t.Helper()
 		var n int
 		err := h.DB.Pool.QueryRow(context.Background(), `SELECT COALESCE(sum(count), 0) FROM provider_incidents
@@ -513,7 +514,7 @@ func TestDecommissionedModel(t *testing.T) {
 		for k, v := range baseEnv {
 			vars[k] = v
 		}
-		fixed := fntest.StartWith(t, h.DB, Name, New, vars)
+		fixed := faastest.StartWith(t, h.DB, Name, New, vars)
 		answerJobs(t, fixed)
 		rs := replies(t, fixed)
 		if len(rs) != 1 || rs[0].mode != "auto" || !strings.Contains(rs[0].content, "3:00 PM") {
@@ -529,17 +530,17 @@ func TestVoiceBesideTextWaitsForTranscript(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// stt: what happens to the transcription before the answer runs again.
-		stt      func(t *testing.T, h *fntest.Harness)
+		stt      func(t *testing.T, h *faastest.Harness)
 		wantMode string
 		want     string // in the reply's content or hand-off reason
 	}{
-		{"transcribed", func(t *testing.T, h *fntest.Harness) {
+		{"transcribed", func(t *testing.T, h *faastest.Harness) {
 			exec(t, h, "UPDATE messages SET transcript = 'Is there a washing machine in the apartment' WHERE id = 40215")
 			exec(t, h, "UPDATE jobs SET status = 'done' WHERE kind = 'transcribe'")
 			// stt queues the answer when it is done.
 			exec(t, h, "INSERT INTO jobs (kind, function, subject) VALUES ('answer', 'llm-query', 'conversation:1:1287')")
 		}, "auto", "Washer"},
-		{"transcription parked without an outcome", func(t *testing.T, h *fntest.Harness) {
+		{"transcription parked without an outcome", func(t *testing.T, h *faastest.Harness) {
 			exec(t, h, "UPDATE jobs SET status = 'failed' WHERE kind = 'transcribe'")
 			exec(t, h, "UPDATE jobs SET next_attempt_at = now() WHERE kind = 'answer'")
 		}, "handoff", "not transcribed in time"},
@@ -572,7 +573,7 @@ func TestVoiceBesideTextWaitsForTranscript(t *testing.T) {
 	}
 }
 
-func exec(t *testing.T, h *fntest.Harness, sql string) {
+func exec(t *testing.T, h *faastest.Harness, sql string) {
 	t.Helper()
 	if _, err := h.DB.Pool.Exec(context.Background(), sql); err != nil {
 		t.Fatal(err)

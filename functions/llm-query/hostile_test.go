@@ -9,8 +9,8 @@ import (
 
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
-	"github.com/harborstays/concierge/lib/fntest"
 )
 
 // TestHostileInput: signed Chatwoot events that PostgreSQL cannot store or
@@ -35,8 +35,8 @@ func TestHostileInput(t *testing.T) {
 			chatwoot.SignatureHeader: {chatwoot.Sign(fixtures.ChatwootSecret, ts, []byte(body))},
 		}
 	}
-	startSigned := func(t *testing.T) *fntest.Harness {
-		h := fntest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret, "BOT_BURST_WINDOW": "0s"})
+	startSigned := func(t *testing.T) *faastest.Harness {
+		h := faastest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret, "BOT_BURST_WINDOW": "0s"})
 		h.Clock.Set(now)
 		return h
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/answer"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/llm/llmtest"
 )
 
@@ -40,7 +40,7 @@ func widget(t *testing.T, conv, id int, content string, hmac bool, sender map[st
 	})
 }
 
-func lastReply(t *testing.T, h *fntest.Harness) reply {
+func lastReply(t *testing.T, h *faastest.Harness) reply {
 	t.Helper()
 	rs := replies(t, h)
 	if len(rs) == 0 {

@@ -3,8 +3,8 @@ package function
 import (
 	"testing"
 
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fixtures"
-	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
 )
 
@@ -12,5 +12,5 @@ import (
 // signed, fresh invocation of one of its own kinds runs a job; everything
 // else gets one answer, before the job id is looked up.
 func TestForgedJobInvocationsAreRefused(t *testing.T) {
-	fntest.RefusesForgedJobs(t, fntest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret}), jobs.Answer)
+	faastest.RefusesForgedJobs(t, faastest.Start(t, Name, New, map[string]string{"CHATWOOT_WEBHOOK_SECRET": fixtures.ChatwootSecret}), jobs.Answer)
 }

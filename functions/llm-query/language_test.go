@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/lang"
 	posted "github.com/harborstays/concierge/lib/replies"
 )
@@ -22,7 +22,7 @@ func TestHandoffAcknowledgementDefault(t *testing.T) {
 
 // replyLanguage is the language the newest reply was stored with: what
 // chatwoot-reply says it in, the hand-off acknowledgement included.
-func replyLanguage(t *testing.T, h *fntest.Harness) string {
+func replyLanguage(t *testing.T, h *faastest.Harness) string {
 	t.Helper()
 	var l *string
 	if err := h.DB.Pool.QueryRow(context.Background(), "SELECT language FROM replies ORDER BY created_at DESC LIMIT 1").Scan(&l); err != nil {

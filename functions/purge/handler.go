@@ -21,9 +21,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/chatwoot"
-	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/guestdata"
 	"github.com/harborstays/concierge/lib/indexer"
 	"github.com/harborstays/concierge/lib/retention"
@@ -32,7 +30,7 @@ import (
 // Name is the function's name in stack.yml.
 const Name = "purge"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -41,14 +39,14 @@ func Init() error { return entry.Init() }
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
 // New builds the handler from env.
-func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(ctx context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	policy := retention.PolicyFrom(env.Config)
 	clients, err := chatwoot.FromConfig(env.Config)
 	if err != nil {
 		return nil, err
 	}
 	key := guestdata.KeyFrom(env.Config)
-	index, err := indexer.OpenIndex(ctx, env)
+	index, err := indexer.OpenIndex(ctx, env.Config, env.DB)
 	if err != nil {
 		return nil, err
 	}
@@ -65,16 +63,16 @@ func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		env.Log.Warn().Str("setting", guestdata.SettingLogKey.Name).Msg("no erasure log key: guests Guesty deleted wait for one")
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost, http.MethodGet); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost, http.MethodGet); err != nil {
+			return faas.Error(err), nil
 		}
 		if req.Method == http.MethodGet {
-			return endpoint.Prometheus(func(w io.Writer) error { return retention.WritePrometheus(req.Context(), env.DB, w) }), nil
+			return faas.Prometheus(func(w io.Writer) error { return retention.WritePrometheus(req.Context(), env.DB, w) }), nil
 		}
 		res, err := p.Pass(req.Context(), env.Now())
 		if err != nil {
-			return endpoint.Error(err), nil
+			return faas.Error(err), nil
 		}
-		return endpoint.JSON(http.StatusOK, map[string]any{"status": "done", "result": res}), nil
+		return faas.JSON(http.StatusOK, map[string]any{"status": "done", "result": res}), nil
 	}, nil
 }

@@ -11,14 +11,15 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/faas"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fntest"
 )
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
 
 func TestPurgeDeletesExpiredClips(t *testing.T) {
-	h := fntest.Start(t, Name, New, nil)
+	h := faastest.Start(t, Name, New, nil)
 	now := time.Date(2025, 7, 20, 12, 0, 0, 0, time.UTC)
 	h.Clock.Set(now)
 	clips := []struct {
@@ -74,7 +75,7 @@ func TestPurgeDeletesExpiredClips(t *testing.T) {
 // The pass's figures are also metrics: GET answers the latest pass in the
 // Prometheus text format (redrive's scrape can include them).
 func TestPurgeAnswersMetrics(t *testing.T) {
-	h := fntest.Start(t, Name, New, map[string]string{"RETENTION_EVENTS": "24h"})
+	h := faastest.Start(t, Name, New, map[string]string{"RETENTION_EVENTS": "24h"})
 	now := time.Now()
 	h.Clock.Set(now)
 	if _, err := h.DB.Pool.Exec(context.Background(), `INSERT INTO webhook_events (source, event_type, dedupe_key, payload, handled, received_at)
@@ -103,7 +104,7 @@ func TestPurgeAnswersMetrics(t *testing.T) {
 // A malformed retention setting stops the function at start, by name.
 func TestPurgeRefusesBadSettings(t *testing.T) {
 	d := dbtest.New(t)
-	_, _, err := fnenv.Build(context.Background(), fnenv.Options{Name: Name, DB: d.Pool, LogOutput: io.Discard,
+	_, _, err := faas.Build(context.Background(), faas.Options{Name: Name, DB: d.Pool, LogOutput: io.Discard,
 		Lookup: config.FromMap(map[string]string{"SECRETS_DIR": t.TempDir(), "RETENTION_CALLS": "a year"})}, New)
 	if err == nil || !strings.Contains(err.Error(), "RETENTION_CALLS") {
 		t.Errorf("%v", err)

@@ -12,13 +12,10 @@ import (
 	"net/http"
 	"time"
 
-	handler "github.com/openfaas/templates-sdk/go-http"
-
-	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/scrape"
+	handler "github.com/openfaas/templates-sdk/go-http"
 )
 
 // Name is the function's name in stack.yml.
@@ -28,7 +25,7 @@ const Name = "redrive"
 // (stack.yml): what a pass does not reach waits for the next minute.
 const passBudget = 20 * time.Second
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -37,7 +34,7 @@ func Init() error { return entry.Init() }
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
 // New builds the handler from env.
-func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(_ context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	opts := jobs.RedriveFrom(env.Config)
 	env.RequireJobKeys() // every re-invocation is signed anew
 	if err := env.Config.Err(); err != nil {
@@ -47,8 +44,8 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		return nil, err
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodGet, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodGet, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		if req.Method == http.MethodPost {
 			// cron-connector: one pass. The body is empty and ignored.
@@ -56,17 +53,17 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 			defer cancel()
 			sum, err := jobs.Redrive(ctx, env.DB, env.Invoker, opts)
 			if err != nil {
-				return endpoint.Error(err), nil
+				return faas.Error(err), nil
 			}
-			return endpoint.JSON(http.StatusOK, sum), nil
+			return faas.JSON(http.StatusOK, sum), nil
 		}
-		if endpoint.WantsJSON(req) {
+		if faas.WantsJSON(req) {
 			st, err := scrape.Jobs(req.Context(), env.DB, opts.Grace)
 			if err != nil {
-				return endpoint.Error(err), nil
+				return faas.Error(err), nil
 			}
-			return endpoint.JSON(http.StatusOK, st), nil
+			return faas.JSON(http.StatusOK, st), nil
 		}
-		return endpoint.Prometheus(func(w io.Writer) error { return scrape.Write(req.Context(), env.DB, opts.Grace, w) }), nil
+		return faas.Prometheus(func(w io.Writer) error { return scrape.Write(req.Context(), env.DB, opts.Grace, w) }), nil
 	}, nil
 }

@@ -12,7 +12,8 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/faas"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/jobs"
@@ -22,13 +23,13 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(fntest.Main(m)) }
 
-func start(t *testing.T, env map[string]string) *fntest.Harness {
+func start(t *testing.T, env map[string]string) *faastest.Harness {
 	t.Helper()
-	return fntest.Start(t, Name, New, env)
+	return faastest.Start(t, Name, New, env)
 }
 
 // job inserts a job in status, last written ago and due at now()+in.
-func job(t *testing.T, h *fntest.Harness, k jobs.Kind, subject, status string, ago, in time.Duration) string {
+func job(t *testing.T, h *faastest.Harness, k jobs.Kind, subject, status string, ago, in time.Duration) string {
 	t.Helper()
 	var id string
 	err := h.DB.Pool.QueryRow(context.Background(), `INSERT INTO jobs (kind, function, subject, status, trace_id, created_at, updated_at, next_attempt_at)
@@ -182,7 +183,7 @@ func TestSettings(t *testing.T) {
 		for k, v := range tt.env {
 			env[k] = v
 		}
-		_, _, err := fnenv.Build(context.Background(), fnenv.Options{Name: Name, Lookup: config.FromMap(env), LogOutput: io.Discard, DB: d.Pool, Invoker: &fntest.Recorder{}}, New)
+		_, _, err := faas.Build(context.Background(), faas.Options{Name: Name, Lookup: config.FromMap(env), LogOutput: io.Discard, DB: d.Pool, Invoker: &fntest.Recorder{}}, New)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%v: %v", tt.env, err)

@@ -22,11 +22,11 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/endpoint"
+	"github.com/harborstays/concierge/lib/faas"
+	"github.com/harborstays/concierge/lib/faas/localrun"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/localrun"
+	"github.com/harborstays/concierge/lib/payload"
 )
 
 // step is a pipeline step for the test, built on the job lifecycle the way
@@ -47,16 +47,16 @@ func (s *step) handle(req handler.Request) (handler.Response, error) {
 	defer s.finished.Add(1)
 	ctx := req.Context()
 	var msg jobs.Message
-	if err := endpoint.Decode(req.Body, &msg); err != nil {
-		return endpoint.Error(err), nil
+	if err := payload.Decode(req.Body, &msg); err != nil {
+		return faas.Error(err), nil
 	}
 	c, err := jobs.Start(ctx, s.db, msg.JobID, s.policy)
 	switch {
 	case errors.Is(err, jobs.ErrBusy), errors.Is(err, jobs.ErrFinished):
 		s.skipped.Add(1)
-		return endpoint.JSON(http.StatusOK, map[string]string{"status": "skipped"}), nil
+		return faas.JSON(http.StatusOK, map[string]string{"status": "skipped"}), nil
 	case err != nil:
-		return endpoint.Error(err), nil
+		return faas.Error(err), nil
 	}
 	if c.Attempt == 1 && s.crash[c.Subject] {
 		return handler.Response{StatusCode: http.StatusBadGateway}, nil
@@ -64,9 +64,9 @@ func (s *step) handle(req handler.Request) (handler.Response, error) {
 	if s.down.Load() {
 		cause := fault.New(fault.Unavailable, "index down")
 		if _, err := jobs.Fail(ctx, s.db, c, cause, s.policy); err != nil {
-			return endpoint.Error(err), nil
+			return faas.Error(err), nil
 		}
-		return endpoint.Error(cause), nil
+		return faas.Error(cause), nil
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "INSERT INTO outage_applied (job_id, subject) VALUES ($1, $2)", c.ID, c.Subject); err != nil {
@@ -75,9 +75,9 @@ func (s *step) handle(req handler.Request) (handler.Response, error) {
 		return jobs.DoneTx(ctx, tx, c)
 	})
 	if err != nil {
-		return endpoint.Error(err), nil
+		return faas.Error(err), nil
 	}
-	return endpoint.JSON(http.StatusOK, map[string]string{"status": "done"}), nil
+	return faas.JSON(http.StatusOK, map[string]string{"status": "done"}), nil
 }
 
 // counting passes invocations to the local gateway and counts those of the
@@ -128,7 +128,7 @@ func TestOutage(t *testing.T) {
 	gw.Register("vectorize", st.handle)
 	inv := &counting{Invoker: gw}
 	env := config.FromMap(map[string]string{"SECRETS_DIR": t.TempDir(), "LOG_LEVEL": "debug", "REDRIVE_GRACE": "2m", "REDRIVE_MAX_INVOCATIONS": "4", "JOB_SIGNING_KEY": jobs.RandomKey()})
-	fn, _, err := fnenv.Build(ctx, fnenv.Options{Name: Name, Lookup: env, LogOutput: logOut, DB: d.Pool, Invoker: inv}, New)
+	fn, _, err := faas.Build(ctx, faas.Options{Name: Name, Lookup: env, LogOutput: logOut, DB: d.Pool, Invoker: inv}, New)
 	if err != nil {
 		t.Fatal(err)
 	}

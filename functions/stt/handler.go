@@ -12,20 +12,16 @@ import (
 	"context"
 	"net/http"
 
-	handler "github.com/openfaas/templates-sdk/go-http"
-
-	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/step"
 	"github.com/harborstays/concierge/lib/voice"
+	handler "github.com/openfaas/templates-sdk/go-http"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "stt"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -34,19 +30,19 @@ func Init() error { return entry.Init() }
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
 // New builds the handler from env.
-func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(_ context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	stt, err := voice.TranscriberFromConfig(env.Config, env.DB, env.Invoker, env.Now)
 	if err != nil {
 		return nil, err
 	}
 	env.Log.Info().Str("provider", stt.Provider).Bool("chatwoot", stt.Messages.Chat != nil).Msg("speech-to-text ready")
-	steps, err := step.New(env, jobs.Transcribe, jobs.TranscribeCall)
+	steps, err := faas.NewRunner(env, jobs.Transcribe, jobs.TranscribeCall)
 	if err != nil {
 		return nil, err
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		return steps.Run(req, stt.Run), nil
 	}, nil

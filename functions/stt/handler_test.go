@@ -18,6 +18,7 @@ import (
 	"github.com/harborstays/concierge/lib/aircall/aircalltest"
 	"github.com/harborstays/concierge/lib/chatwoot/chatwoottest"
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/speech"
@@ -60,7 +61,7 @@ func TestTranscribeVoiceMessage(t *testing.T) {
 	defer files.Close()
 	cw := chatwoottest.New(t)
 	cw.AddConversation(chatwoottest.Conversation{AccountID: 1, ID: 1287, InboxID: 4, ContactID: 57, Status: "pending"})
-	h := fntest.Start(t, Name, New, map[string]string{"VOICE_DOWNLOAD_HOSTS": strings.TrimPrefix(files.URL, "http://"), "CHATWOOT_URL": cw.URL, "CHATWOOT_API_TOKEN": cw.BotToken, "CHATWOOT_ACCOUNT_ID": "1"})
+	h := faastest.Start(t, Name, New, map[string]string{"VOICE_DOWNLOAD_HOSTS": strings.TrimPrefix(files.URL, "http://"), "CHATWOOT_URL": cw.URL, "CHATWOOT_API_TOKEN": cw.BotToken, "CHATWOOT_ACCOUNT_ID": "1"})
 
 	tests := []struct {
 		name, path  string
@@ -197,7 +198,7 @@ func TestTranscribeCallRecording(t *testing.T) {
 			case "wrong credentials":
 				env["AIRCALL_API_ID"], env["AIRCALL_API_TOKEN"] = fake.ID, "revoked-token"
 			}
-			h := fntest.Start(t, Name, New, env)
+			h := faastest.Start(t, Name, New, env)
 			ctx := context.Background()
 			var source *string
 			if tt.transcript != "" {
@@ -311,7 +312,7 @@ func TestTranscriptNoteRetriedAlone(t *testing.T) {
 	cw := chatwoottest.New(t)
 	cw.AddConversation(chatwoottest.Conversation{AccountID: 1, ID: 1287, InboxID: 4, ContactID: 57, Status: "pending"})
 	cw.Fail(chatwoottest.Failure{Method: "POST", Path: "messages", Status: http.StatusTooManyRequests, RetryAfter: "60"})
-	h := fntest.Start(t, Name, New, map[string]string{"VOICE_DOWNLOAD_HOSTS": strings.TrimPrefix(files.URL, "http://"),
+	h := faastest.Start(t, Name, New, map[string]string{"VOICE_DOWNLOAD_HOSTS": strings.TrimPrefix(files.URL, "http://"),
 		"CHATWOOT_URL": cw.URL, "CHATWOOT_API_TOKEN": cw.BotToken, "CHATWOOT_ACCOUNT_ID": "1"})
 	ctx := context.Background()
 	att, _ := json.Marshal([]map[string]any{{"id": 1, "file_type": "audio", "extension": "ogg", "data_url": files.URL + "/voice.ogg"}})

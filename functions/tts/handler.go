@@ -10,21 +10,17 @@ import (
 	"context"
 	"net/http"
 
-	handler "github.com/openfaas/templates-sdk/go-http"
-
-	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/speech"
-	"github.com/harborstays/concierge/lib/step"
 	"github.com/harborstays/concierge/lib/voice"
+	handler "github.com/openfaas/templates-sdk/go-http"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "tts"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -33,7 +29,7 @@ func Init() error { return entry.Init() }
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
 // New builds the handler from env.
-func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
+func New(_ context.Context, env *faas.Env) (faas.HandleFunc, error) {
 	engines, err := speech.FromConfig(env.Config)
 	if err != nil {
 		return nil, err
@@ -43,15 +39,15 @@ func New(_ context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
 		return nil, err
 	}
 	env.Log.Info().Str("provider", engines.Provider).Msg("text-to-speech ready")
-	steps, err := step.New(env, jobs.Synthesize)
+	steps, err := faas.NewRunner(env, jobs.Synthesize)
 	if err != nil {
 		return nil, err
 	}
 	s := &voice.Speaker{DB: env.DB, Synth: engines.Synthesizer, Provider: engines.Provider, Invoker: env.Invoker,
 		TTL: ttl, Now: env.Now}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
 			return s.Run(ctx, job)

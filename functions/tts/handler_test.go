@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/replies"
@@ -53,7 +54,7 @@ func TestSpeakReply(t *testing.T) {
 			if tt.key != "" {
 				env = map[string]string{"AZURE_SPEECH_KEY": tt.key, "AZURE_SPEECH_REGION": "westeurope", "AZURE_SPEECH_ENDPOINT": azure.URL}
 			}
-			h := fntest.Start(t, Name, New, env)
+			h := faastest.Start(t, Name, New, env)
 			ctx := context.Background()
 			conv := int64(1287 + i)
 			if _, err := h.DB.Pool.Exec(ctx, "INSERT INTO conversations (account_id, id, status, channel) VALUES (1, $1, 'pending', $2)", conv, tt.channel); err != nil {

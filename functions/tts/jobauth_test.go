@@ -3,7 +3,7 @@ package function
 import (
 	"testing"
 
-	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/jobs"
 )
 
@@ -11,5 +11,5 @@ import (
 // signed, fresh invocation of one of its own kinds runs a job; everything
 // else gets one answer, before the job id is looked up.
 func TestForgedJobInvocationsAreRefused(t *testing.T) {
-	fntest.RefusesForgedJobs(t, fntest.Start(t, Name, New, nil), jobs.Synthesize)
+	faastest.RefusesForgedJobs(t, faastest.Start(t, Name, New, nil), jobs.Synthesize)
 }

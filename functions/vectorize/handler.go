@@ -9,20 +9,16 @@ import (
 	"net/http"
 	"strings"
 
-	handler "github.com/openfaas/templates-sdk/go-http"
-
-	"github.com/harborstays/concierge/lib/endpoint"
-	"github.com/harborstays/concierge/lib/fnenv"
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/indexer"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/step"
+	handler "github.com/openfaas/templates-sdk/go-http"
 )
 
 // Name is the function's name in stack.yml.
 const Name = "vectorize"
 
-var entry = fnenv.NewEntry(Name, New)
+var entry = faas.NewEntry(Name, New)
 
 // Init builds the function from the environment; the template calls it at start.
 func Init() error { return entry.Init() }
@@ -31,26 +27,26 @@ func Init() error { return entry.Init() }
 func Handle(req handler.Request) (handler.Response, error) { return entry.Handle(req) }
 
 // New builds the handler from env.
-func New(ctx context.Context, env *fnenv.Env) (fnserver.HandleFunc, error) {
-	x, err := indexer.FromEnv(ctx, env)
+func New(ctx context.Context, env *faas.Env) (faas.HandleFunc, error) {
+	x, err := indexer.FromConfig(ctx, env.Config, env.DB)
 	if err != nil {
 		return nil, err
 	}
-	steps, err := step.New(env, jobs.Vectorize)
+	steps, err := faas.NewRunner(env, jobs.Vectorize)
 	if err != nil {
 		return nil, err
 	}
 	return func(req handler.Request) (handler.Response, error) {
-		if err := endpoint.Method(req, http.MethodPost); err != nil {
-			return endpoint.Error(err), nil
+		if err := faas.Method(req, http.MethodPost); err != nil {
+			return faas.Error(err), nil
 		}
 		if len(strings.TrimSpace(string(req.Body))) == 0 {
 			// cron-connector: pick up edits of the knowledge folder.
 			res, err := x.Sync(req.Context(), indexer.KnowledgeSubject)
 			if err != nil {
-				return endpoint.Error(err), nil
+				return faas.Error(err), nil
 			}
-			return endpoint.JSON(http.StatusOK, map[string]any{"status": "done", "result": res}), nil
+			return faas.JSON(http.StatusOK, map[string]any{"status": "done", "result": res}), nil
 		}
 		return steps.Run(req, func(ctx context.Context, job jobs.Claimed) (any, error) {
 			return x.Sync(ctx, job.Subject)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/harborstays/concierge/lib/dbtest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/indexer"
 	"github.com/harborstays/concierge/lib/jobs"
@@ -34,23 +35,23 @@ var (
 	samScope    = retrieval.Scope{GuestID: sam, ListingIDs: []string{samListing}, ReservationIDs: []string{samRes}, Restricted: true}
 )
 
-func start(t *testing.T) *fntest.Harness {
+func start(t *testing.T) *faastest.Harness {
 	t.Helper()
-	return fntest.Start(t, Name, New, map[string]string{"KNOWLEDGE_DIR": fntest.Knowledge(t)})
+	return faastest.Start(t, Name, New, map[string]string{"KNOWLEDGE_DIR": fntest.Knowledge(t)})
 }
 
 // indexes runs f against each index implementation, configured the way a
 // user would: nothing for PostgreSQL, QDRANT_URL for Qdrant (an in-process
 // server on go-client's service interfaces, with the offline hashing
 // embedder since no embeddings service is configured).
-func indexes(t *testing.T, f func(t *testing.T, h *fntest.Harness)) {
+func indexes(t *testing.T, f func(t *testing.T, h *faastest.Harness)) {
 	t.Run("postgres", func(t *testing.T) { f(t, start(t)) })
 	t.Run("qdrant", func(t *testing.T) {
-		f(t, fntest.Start(t, Name, New, map[string]string{"KNOWLEDGE_DIR": fntest.Knowledge(t), "QDRANT_URL": "http://" + qdranttest.Start(t)}))
+		f(t, faastest.Start(t, Name, New, map[string]string{"KNOWLEDGE_DIR": fntest.Knowledge(t), "QDRANT_URL": "http://" + qdranttest.Start(t)}))
 	})
 }
 
-func seedAll(t *testing.T, h *fntest.Harness, names ...string) {
+func seedAll(t *testing.T, h *faastest.Harness, names ...string) {
 	t.Helper()
 	if err := seed.Load(context.Background(), h.DB.Pool, &fntest.Recorder{}, names...); err != nil {
 		t.Fatal(err)
@@ -59,7 +60,7 @@ func seedAll(t *testing.T, h *fntest.Harness, names ...string) {
 
 // runPending invokes vectorize for every pending vectorize job, as the
 // hooks' async invocations would, and returns the responses' bodies.
-func runPending(t *testing.T, h *fntest.Harness) []string {
+func runPending(t *testing.T, h *faastest.Harness) []string {
 	t.Helper()
 	rows, err := h.DB.Pool.Query(context.Background(), "SELECT id::text, kind, subject FROM jobs WHERE kind = 'vectorize' AND status = 'pending' ORDER BY created_at")
 	if err != nil {
@@ -86,9 +87,9 @@ func runPending(t *testing.T, h *fntest.Harness) []string {
 	return out
 }
 
-func search(t *testing.T, h *fntest.Harness, s retrieval.Scope, q string) []retrieval.Hit {
+func search(t *testing.T, h *faastest.Harness, s retrieval.Scope, q string) []retrieval.Hit {
 	t.Helper()
-	ix, err := indexer.OpenIndex(context.Background(), h.Env)
+	ix, err := indexer.OpenIndex(context.Background(), h.Env.Config, h.Env.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func search(t *testing.T, h *fntest.Harness, s retrieval.Scope, q string) []retr
 // there, plus the behavioural suite in lib/retrieval/qdrant.
 func TestJordanFindsTheRightSection(t *testing.T) { testJordan(t, start(t)) }
 
-func testJordan(t *testing.T, h *fntest.Harness) {
+func testJordan(t *testing.T, h *faastest.Harness) {
 	seedAll(t, h, seed.Jordan...)
 	seedAll(t, h, seed.Sam...)
 	runPending(t, h)
@@ -155,7 +156,7 @@ func hasKind(hits []retrieval.Hit, kind string) bool {
 
 func TestGuestsNeverSeeEachOther(t *testing.T) { indexes(t, testIsolation) }
 
-func testIsolation(t *testing.T, h *fntest.Harness) {
+func testIsolation(t *testing.T, h *faastest.Harness) {
 	seedAll(t, h, seed.Jordan...)
 	seedAll(t, h, seed.Sam...)
 	runPending(t, h)
@@ -191,7 +192,7 @@ func testIsolation(t *testing.T, h *fntest.Harness) {
 	}
 }
 
-func documentsState(t *testing.T, h *fntest.Harness) string {
+func documentsState(t *testing.T, h *faastest.Harness) string {
 	t.Helper()
 	var s string
 	if err := h.DB.Pool.QueryRow(context.Background(), "SELECT string_agg(id || '=' || hash || '@' || indexed_at::text, ',' ORDER BY id) FROM documents").Scan(&s); err != nil {
@@ -248,7 +249,7 @@ func TestIdempotentAndUpToDate(t *testing.T) {
 	}
 }
 
-func enqueue(t *testing.T, h *fntest.Harness, subject string) {
+func enqueue(t *testing.T, h *faastest.Harness, subject string) {
 	t.Helper()
 	if _, err := h.DB.Pool.Exec(context.Background(), "INSERT INTO jobs (kind, function, subject) VALUES ('vectorize', 'vectorize', $1)", subject); err != nil {
 		t.Fatal(err)

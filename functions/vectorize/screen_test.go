@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/harborstays/concierge/lib/fntest"
+	"github.com/harborstays/concierge/lib/faas/faastest"
 	"github.com/harborstays/concierge/lib/retrieval"
 	"github.com/harborstays/concierge/lib/screen/quarantine"
 	"github.com/harborstays/concierge/lib/seed"
@@ -19,7 +19,7 @@ import (
 // the team.
 func TestCallNotesNeverReachTheGuest(t *testing.T) { indexes(t, testCallNotes) }
 
-func testCallNotes(t *testing.T, h *fntest.Harness) {
+func testCallNotes(t *testing.T, h *faastest.Harness) {
 	seedAll(t, h, seed.Jordan...)
 	runPending(t, h)
 	for _, q := range []string{"Offered 1 PM if cleaning finishes", "door code resent by WhatsApp", "early check-in", "Check-in tags", "agent note", "phone call"} {
@@ -43,7 +43,7 @@ func testCallNotes(t *testing.T, h *fntest.Harness) {
 
 func TestPlantedNoteIsQuarantined(t *testing.T) { indexes(t, testPlanted) }
 
-func testPlanted(t *testing.T, h *fntest.Harness) {
+func testPlanted(t *testing.T, h *faastest.Harness) {
 	ctx := context.Background()
 	seedAll(t, h, seed.Jordan...)
 	runPending(t, h)
@@ -78,7 +78,7 @@ func testPlanted(t *testing.T, h *fntest.Harness) {
 // listing and secret; the other guest, asking the same words, does not.
 func TestOwnersFindTheirOwn(t *testing.T) { indexes(t, testOwners) }
 
-func testOwners(t *testing.T, h *fntest.Harness) {
+func testOwners(t *testing.T, h *faastest.Harness) {
 	seedAll(t, h, seed.Jordan...)
 	seedAll(t, h, seed.Sam...)
 	runPending(t, h)

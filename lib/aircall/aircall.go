@@ -20,11 +20,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/harborstays/concierge/lib/config"
-	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/identity"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/payload"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
@@ -99,6 +99,13 @@ var (
 		Help: "how long after a recorded call ends to wait for Aircall's transcript before transcribing it ourselves (Aircall's recording links last about an hour)", Used: "aircall-hook"})
 )
 
+// UrgentSettle holds a missed call's urgent-call job back so that
+// call.voicemail_left, which follows call.ended by seconds, lands in the
+// same job and the team gets one note with the voicemail. Redrive starts
+// the job at its next pass once due (it runs every minute): the team hears
+// within about 80 s. A transcript comes minutes later as a second note.
+const UrgentSettle = 20 * time.Second
+
 // TranscribeDelay is how long after a recorded call ends its
 // transcribe-call job waits (CALL_TRANSCRIPT_WAIT, at least a second), or 0
 // when CALL_TRANSCRIBE is off: Hook.TranscribeAfter as configured.
@@ -156,7 +163,7 @@ type parsed struct {
 // Decode parses and validates a delivery body without checking the token.
 func Decode(body []byte) (Event, error) {
 	var ev Event
-	if err := endpoint.Unmarshal(body, &ev); err != nil {
+	if err := payload.Unmarshal(body, &ev); err != nil {
 		return ev, err
 	}
 	p, err := check(ev)
@@ -166,7 +173,7 @@ func Decode(body []byte) (Event, error) {
 // check validates the envelope and decodes the resource it carries.
 func check(ev Event) (parsed, error) {
 	p := parsed{Event: ev}
-	if err := endpoint.Validate(ev); err != nil {
+	if err := payload.Validate(ev); err != nil {
 		return p, err
 	}
 	switch {
@@ -178,7 +185,7 @@ func check(ev Event) (parsed, error) {
 		return p, decodeData(ev.Data, p.contact)
 	case ev.Event == EventTranscription || ev.Event == EventSummary:
 		p.insight = &Insight{}
-		if err := endpoint.Unmarshal(ev.Data, p.insight); err != nil {
+		if err := payload.Unmarshal(ev.Data, p.insight); err != nil {
 			return p, prefix(err)
 		}
 		return p, p.insight.check(ev.Event)
@@ -305,10 +312,10 @@ func utterancesText(raw json.RawMessage, transcript bool) string {
 
 // decodeData validates a resource and names failing fields under "data.".
 func decodeData(data json.RawMessage, v any) error {
-	if err := endpoint.Unmarshal(data, v); err != nil {
+	if err := payload.Unmarshal(data, v); err != nil {
 		return prefix(err)
 	}
-	return prefix(endpoint.Validate(v))
+	return prefix(payload.Validate(v))
 }
 
 func prefix(err error) error {
@@ -331,7 +338,7 @@ func prefix(err error) error {
 // a wrong token, and unknown event types are answered as before.
 func (h *Hook) Receive(ctx context.Context, body []byte) (webhook.Outcome, error) {
 	var ev Event
-	if err := endpoint.Unmarshal(body, &ev); err != nil {
+	if err := payload.Unmarshal(body, &ev); err != nil {
 		env, ok := looseEnvelope(body)
 		if !ok {
 			// A wrong envelope from a caller without the token is still a 401.
@@ -482,7 +489,9 @@ func (h *Hook) callWrite(ev Event, c Call) webhook.Write {
 		WHERE (calls.event_at, calls.status_rank) <= (EXCLUDED.event_at, EXCLUDED.status_rank)
 		RETURNING 'call:' || id AS subject,
 			CASE WHEN status = 'done' AND recording_url IS NOT NULL AND transcript IS NULL AND transcript_error IS NULL
-				THEN 'call:' || id END AS transcribe`,
+				THEN 'call:' || id END AS transcribe,
+			CASE WHEN status = 'done' AND direction = 'inbound' AND phone_e164 IS NOT NULL
+				AND (answered_at IS NULL OR missed_call_reason IS NOT NULL) THEN 'call:' || id END AS urgent`,
 		Args: pgx.NamedArgs{
 			"id": c.ID, "call_uuid": nullable(c.CallUUID), "direction": nullable(c.Direction), "status": nullable(c.Status),
 			"missed": c.MissedCallReason, "started_at": unix(c.StartedAt), "answered_at": unix(c.AnsweredAt),
@@ -518,10 +527,15 @@ func (c Call) Audio() string {
 	return ""
 }
 
-// callJobs re-index the call, and with self-transcription on, queue the
-// delayed transcription of a recorded call that ended without transcript.
+// callJobs re-index the call, check a missed inbound call for an urgent
+// note (urgent-call), and with self-transcription on, queue the delayed
+// transcription of a recorded call that ended without transcript.
 func (h *Hook) callJobs() []webhook.JobFrom {
-	js := []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "subject"}}
+	js := []webhook.JobFrom{{Kind: jobs.Vectorize, Column: "subject"},
+		// A missed inbound call may be a guest arriving today or tomorrow:
+		// chatwoot-reply decides and tells the team (lib/urgentcall), once
+		// the voicemail event that follows call.ended had time to join.
+		{Kind: jobs.UrgentCall, Column: "urgent", Delay: UrgentSettle}}
 	if h.TranscribeAfter > 0 {
 		js = append(js, webhook.JobFrom{Kind: jobs.TranscribeCall, Column: "transcribe", Delay: h.TranscribeAfter})
 	}

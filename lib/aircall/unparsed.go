@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/payload"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
@@ -221,7 +221,7 @@ func (h *Hook) ReplayUnparsed(ctx context.Context, dryRun bool) (ReplayResult, e
 // decode parses and validates a stored body.
 func decode(body []byte) (parsed, error) {
 	var ev Event
-	if err := endpoint.Unmarshal(body, &ev); err != nil {
+	if err := payload.Unmarshal(body, &ev); err != nil {
 		return parsed{Event: ev}, err
 	}
 	return check(ev)

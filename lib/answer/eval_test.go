@@ -177,7 +177,7 @@ func evalIndex(t *testing.T) (*dbtest.DB, *pgindex.Index) {
 	if err := seed.Load(ctx, db.Pool, nopInvoker{}, append(append([]string{}, seed.Jordan...), seed.Sam...)...); err != nil {
 		t.Fatal(err)
 	}
-	fields, err := documents.ParseCustomFields(indexer.CustomFields.Default)
+	fields, err := documents.ParseCustomFields(documents.SettingCustomFields.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -157,7 +158,9 @@ func TestBackupRoleWithoutSuperuser(t *testing.T) {
 			if !strings.Contains(sql.String(), "CREATE ROLE "+role+";") || !strings.Contains(sql.String(), "GRANT pg_read_all_data TO "+role) {
 				t.Errorf("globals SQL lacks the role and its grant:\n%.1500s", sql.String())
 			}
-			if n := dbtest.Count(t, main.Pool, "pg_database", "datname LIKE '%_backup_verify'"); n != 0 {
+			// Only this test's databases: other tests of the package verify
+			// backups on the same cluster at the same time.
+			if n := dbtest.Count(t, main.Pool, "pg_database", fmt.Sprintf("datname IN ('%s_backup_verify', '%s_backup_verify', '%s_backup_verify')", main.Name, other.Name, denied.Name)); n != 0 {
 				t.Errorf("%d scratch databases left behind", n)
 			}
 		})

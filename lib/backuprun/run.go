@@ -6,6 +6,7 @@
 package backuprun
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/objstore"
+	"github.com/harborstays/concierge/lib/payload"
 )
 
 // What a run does.
@@ -87,6 +89,31 @@ func (r *Run) LogStart(log zerolog.Logger) {
 	if r.Attachments == nil {
 		log.Info().Msg(SkippedAttachments)
 	}
+}
+
+// Request is what an unsigned POST may ask for; cron-connector's empty body
+// is everything.
+type Request struct {
+	What string `json:"what" validate:"omitempty,oneof=all databases attachments"`
+}
+
+// Part reads a run request and returns the part its job runs ("" for
+// everything): a 400 for a body that is not a Request, or for attachments
+// when no attachment bucket is configured, so nothing is queued in vain.
+func (r *Run) Part(body []byte) (string, error) {
+	var in Request
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := payload.Decode(body, &in); err != nil {
+			return "", err
+		}
+	}
+	if in.What == WhatAttachments && r.Attachments == nil {
+		return "", fault.New(fault.Invalid, "%s", SkippedAttachments)
+	}
+	if in.What == WhatAll {
+		return "", nil
+	}
+	return in.What, nil
 }
 
 // Job is the backup job's work (a step's): the run its schedule subject

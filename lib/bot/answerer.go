@@ -24,7 +24,6 @@ import (
 	"github.com/harborstays/concierge/lib/llm"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/replies"
-	"github.com/harborstays/concierge/lib/step"
 	"github.com/harborstays/concierge/lib/voice"
 )
 
@@ -192,7 +191,7 @@ func (a *Answerer) Run(ctx context.Context, job jobs.Claimed) (any, error) {
 	// is heard: the answer would skip it for good.
 	for _, m := range pending {
 		if m.transcribing {
-			return nil, &step.Snooze{Wait: voiceRecheck, Reason: fmt.Sprintf("voice message %d is being transcribed", m.id)}
+			return nil, &jobs.NotReady{Wait: voiceRecheck, Reason: fmt.Sprintf("voice message %d is being transcribed", m.id)}
 		}
 	}
 	var q []string

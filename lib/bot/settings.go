@@ -8,11 +8,13 @@ import (
 	"github.com/harborstays/concierge/lib/backoff"
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/config"
-	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/indexer"
+	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/llm"
+	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/webhook"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Settings of the bot.
@@ -45,9 +47,12 @@ type Bot struct {
 	Answerer *Answerer
 }
 
-// FromEnv builds the bot from configuration.
-func FromEnv(ctx context.Context, env *fnenv.Env, region string) (*Bot, error) {
-	c := env.Config
+// FromConfig builds the bot from configuration: db holds the events and
+// jobs, invoker queues the answer jobs, now is the clock (nil: time.Now).
+func FromConfig(ctx context.Context, c *config.Config, db *pgxpool.Pool, invoker jobs.Invoker, now func() time.Time) (*Bot, error) {
+	if now == nil {
+		now = time.Now
+	}
 	modes, err := ParseModes(c.String(InboxModes))
 	if err != nil {
 		return nil, err
@@ -56,34 +61,31 @@ func FromEnv(ctx context.Context, env *fnenv.Env, region string) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	index, err := indexer.OpenIndex(ctx, env)
+	index, err := indexer.OpenIndex(ctx, c, db)
 	if err != nil {
 		return nil, err
 	}
 	engine := &answer.Engine{Index: index, Policy: policy, DiscloseBefore: c.Duration(DiscloseBefore),
-		RecordIncident: func(ctx context.Context, in incidents.Incident) error { return incidents.Record(ctx, env.DB, in) }}
+		RecordIncident: func(ctx context.Context, in incidents.Incident) error { return incidents.Record(ctx, db, in) }}
 	if m := llm.FromConfig(c); m != nil {
 		engine.Model = m
 	} else {
-		env.Log.Info().Msg("no LLM key configured: the offline answerer quotes the best passages")
+		logging.From(ctx).Info().Msg("no LLM key configured: the offline answerer quotes the best passages")
 	}
-	v := chatwoot.VerifierFromConfig(c, env.Now)
+	v := chatwoot.VerifierFromConfig(c, now)
 	in := &Intake{
-		Store:          &webhook.Store{DB: env.DB, Invoker: env.Invoker},
-		DB:             env.DB,
+		Store:          &webhook.Store{DB: db, Invoker: invoker},
+		DB:             db,
 		DefaultAccount: int64(c.Int(chatwoot.SettingAccountID)),
-		Region:         region,
+		Region:         c.String(config.PhoneRegion),
 	}
 	if v != nil && v.Required() {
 		in.Verify = v.Verify
 	}
 	a := &Answerer{
-		DB: env.DB, Engine: engine, Invoker: env.Invoker, Burst: c.Duration(Burst), Modes: modes,
-		DefaultMode: c.Enum(DefaultMode, ModeAuto, ModeDraft, ModeOff), Now: env.Now, Sleep: backoff.Sleep, HistoryTurns: 8,
+		DB: db, Engine: engine, Invoker: invoker, Burst: c.Duration(Burst), Modes: modes,
+		DefaultMode: c.Enum(DefaultMode, ModeAuto, ModeDraft, ModeOff), Now: now, Sleep: backoff.Sleep, HistoryTurns: 8,
 		Verify: VerifyLimits{PerConversation: c.Int(VerifyAttempts), PerHour: c.Int(VerifyHourly)},
-	}
-	if a.Now == nil {
-		a.Now = time.Now
 	}
 	return &Bot{Intake: in, Answerer: a}, c.Err()
 }

@@ -46,8 +46,10 @@ var botEndpoints = []struct {
 }
 
 // BotNeeds are the bot-token actions chatwoot-reply calls: the reply, the
-// typing indicator, the hand-off status and its label.
-var BotNeeds = []string{"messages#create", "conversations#toggle_typing_status", "conversations#toggle_status", "labels#index", "labels#create"}
+// typing indicator, the hand-off status and its label, and for an urgent
+// missed call a new conversation marked urgent.
+var BotNeeds = []string{"messages#create", "conversations#toggle_typing_status", "conversations#toggle_status", "labels#index", "labels#create",
+	"conversations#create", "conversations#toggle_priority"}
 
 // BotMay reports whether an agent-bot token may call action
 // ("controller#action") on a server of the given version.

@@ -138,7 +138,7 @@ func (d *Doctor) chatwootAPIToken(ctx context.Context, _ *config.Config) Result 
 	if r := d.chatwootPrecheck(ci, false); r != nil {
 		return *r
 	}
-	const fix = "CHATWOOT_API_TOKEN (secret chatwoot-api-token): the agent bot's access token (Super Admin > Agent Bots), or an agent's"
+	const fix = "CHATWOOT_API_TOKEN (secret chatwoot-api-token): the agent bot's access token (Settings > Agent Bots > the account's Concierge bot, never a system bot), or an agent's"
 	switch {
 	case ci.api == nil:
 		return Failed("CHATWOOT_API_TOKEN unset: chatwoot-reply cannot post replies", fix)

@@ -31,7 +31,7 @@ func TestChatwoot(t *testing.T) {
 	}{
 		{"right", "4.14.2", env(), []line{
 			{"chatwoot", OK, "Chatwoot 4.14.2 at 127.0.0.1", ""},
-			{"chatwoot api token", OK, "the agent bot's token; Chatwoot 4.14.2 lets bots call all 5 actions", ""},
+			{"chatwoot api token", OK, "the agent bot's token; Chatwoot 4.14.2 lets bots call all 7 actions", ""},
 			{"chatwoot contacts token", OK, "an agent's token", ""},
 			{"chatwoot account", OK, "account 1 (\"Account 1\"), keep_pending_on_bot_failure on", ""},
 			{"chatwoot contact inbox", OK, "inbox 4 (\"Inbox 4\") of account 1", ""},

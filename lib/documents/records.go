@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/guests"
 	"github.com/harborstays/concierge/lib/retrieval"
 )
@@ -20,6 +21,13 @@ type CustomField struct {
 	Label      string
 	Restricted bool
 }
+
+// SettingCustomFields names the Guesty listing custom fields documents
+// carry. vectorize indexes them; chatwoot-reply puts the secret ones (door
+// code, Wi-Fi) in the urgent-call note for the team.
+var SettingCustomFields = config.Register(config.Setting{Name: "LISTING_CUSTOM_FIELDS",
+	Default: "650000000000000000000001=Wi-Fi network!,650000000000000000000002=Wi-Fi password!",
+	Help:    "Guesty listing custom fields to index: id=Label, with ! for secrets shared only during a stay", Used: "vectorize, chatwoot-reply"})
 
 // ParseCustomFields reads "id=Label,id=Label!" ("!" marks a secret such as
 // a Wi-Fi password or a door code).

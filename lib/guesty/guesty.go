@@ -14,11 +14,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/identity"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/payload"
 	"github.com/harborstays/concierge/lib/webhook"
 )
 
@@ -158,7 +158,7 @@ func Parse(body []byte) (string, error) {
 
 func (h *Hook) parse(body []byte) (parsed, error) {
 	var env Envelope
-	if err := endpoint.Decode(body, &env); err != nil {
+	if err := payload.Decode(body, &env); err != nil {
 		return parsed{}, err
 	}
 	p := parsed{event: env.Event}
@@ -209,7 +209,7 @@ func sub(name string, raw json.RawMessage, v any) error {
 	if len(raw) == 0 || string(raw) == "null" {
 		return fault.Field(name, "is required")
 	}
-	err := endpoint.Decode(raw, v)
+	err := payload.Decode(raw, v)
 	if fe, ok := err.(*fault.Error); ok {
 		if fe.Field != "" {
 			fe.Field = name + "." + fe.Field
@@ -280,7 +280,7 @@ func leanReservation(env Envelope) (Reservation, json.RawMessage, error) {
 	if r.Status == "" {
 		r.Status = data.Status
 	}
-	if err := endpoint.Validate(r); err != nil {
+	if err := payload.Validate(r); err != nil {
 		if fe, ok := err.(*fault.Error); ok && fe.Field != "" {
 			fe.Field = "data.reservation." + fe.Field
 		}

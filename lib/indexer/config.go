@@ -10,7 +10,6 @@ import (
 	"github.com/harborstays/concierge/lib/documents"
 	"github.com/harborstays/concierge/lib/embed"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/logging"
 	"github.com/harborstays/concierge/lib/retrieval"
@@ -23,25 +22,22 @@ import (
 var (
 	KnowledgeDir = config.Register(config.Setting{Name: "KNOWLEDGE_DIR", Default: "knowledge",
 		Help: "folder of Markdown files (policies, FAQ) indexed as shared knowledge", Used: "vectorize"})
-	CustomFields = config.Register(config.Setting{Name: "LISTING_CUSTOM_FIELDS",
-		Default: "650000000000000000000001=Wi-Fi network!,650000000000000000000002=Wi-Fi password!",
-		Help:    "Guesty listing custom fields to index: id=Label, with ! for secrets shared only during a stay", Used: "vectorize"})
 )
 
 // OpenIndex returns the retrieval index the configuration selects: with
 // QDRANT_URL, PostgreSQL full text and Qdrant fused (lib/retrieval/fusion),
 // else PostgreSQL full text alone. Search (llm-query) and indexing
 // (vectorize) must agree on it, so both call this.
-func OpenIndex(ctx context.Context, env *fnenv.Env) (retrieval.Index, error) {
-	text := pgindex.New(env.DB)
-	if env.Config.URL(qdrant.SettingURL) == "" {
+func OpenIndex(ctx context.Context, cfg *config.Config, db *pgxpool.Pool) (retrieval.Index, error) {
+	text := pgindex.New(db)
+	if cfg.URL(qdrant.SettingURL) == "" {
 		return text, nil
 	}
-	emb, err := embed.FromConfig(env.Config)
+	emb, err := embed.FromConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	open := func(ctx context.Context) (*qdrant.Index, error) { return qdrant.FromConfig(ctx, env.Config, emb) }
+	open := func(ctx context.Context) (*qdrant.Index, error) { return qdrant.FromConfig(ctx, cfg, emb) }
 	var dense retrieval.Index
 	idx, err := open(ctx)
 	switch {
@@ -50,12 +46,12 @@ func OpenIndex(ctx context.Context, env *fnenv.Env) (retrieval.Index, error) {
 	case fault.KindOf(err) == fault.Unavailable:
 		// Qdrant (or the embeddings provider learning the size) is down
 		// now: start on full text and connect on a later use.
-		env.Log.Warn().Err(err).Msg("qdrant unreachable at start: searching PostgreSQL full text until it answers")
+		logging.From(ctx).Warn().Err(err).Msg("qdrant unreachable at start: searching PostgreSQL full text until it answers")
 		dense = newLazyDense(open)
 	default:
 		return nil, err
 	}
-	return fusion.New(text, dense, fusion.Options{OnDegraded: degradedIncident(env.DB)}), nil
+	return fusion.New(text, dense, fusion.Options{OnDegraded: degradedIncident(db)}), nil
 }
 
 // codeSearchDegraded is the incident code of a search answered from full
@@ -79,20 +75,20 @@ func degradedIncident(db *pgxpool.Pool) func(ctx context.Context, err error) {
 	}
 }
 
-// FromEnv builds the Indexer the configuration selects.
-func FromEnv(ctx context.Context, env *fnenv.Env) (*Indexer, error) {
-	fields, err := documents.ParseCustomFields(env.Config.String(CustomFields))
+// FromConfig builds the Indexer the configuration selects.
+func FromConfig(ctx context.Context, cfg *config.Config, db *pgxpool.Pool) (*Indexer, error) {
+	fields, err := documents.ParseCustomFields(cfg.String(documents.SettingCustomFields))
 	if err != nil {
 		return nil, err
 	}
-	index, err := OpenIndex(ctx, env)
+	index, err := OpenIndex(ctx, cfg, db)
 	if err != nil {
 		return nil, err
 	}
 	return &Indexer{
-		DB:           env.DB,
+		DB:           db,
 		Index:        index,
-		Docs:         &documents.Builder{DB: env.DB, CustomFields: fields},
-		KnowledgeDir: env.Config.String(KnowledgeDir),
-	}, env.Config.Err()
+		Docs:         &documents.Builder{DB: db, CustomFields: fields},
+		KnowledgeDir: cfg.String(KnowledgeDir),
+	}, cfg.Err()
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
-	"github.com/harborstays/concierge/lib/fnenv"
 	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/retrieval"
 	"github.com/harborstays/concierge/lib/retrieval/fusion"
@@ -23,15 +22,15 @@ import (
 func TestOpenIndexChoosesAndRecordsDegradedSearches(t *testing.T) {
 	d := dbtest.New(t)
 	ctx := t.Context()
-	envWith := func(vars map[string]string) *fnenv.Env {
+	cfgWith := func(vars map[string]string) *config.Config {
 		m := map[string]string{"SECRETS_DIR": t.TempDir()}
 		for k, v := range vars {
 			m[k] = v
 		}
-		return &fnenv.Env{Name: "llm-query", Config: config.New(config.FromMap(m)), DB: d.Pool}
+		return config.New(config.FromMap(m))
 	}
 
-	idx, err := OpenIndex(ctx, envWith(nil))
+	idx, err := OpenIndex(ctx, cfgWith(nil), d.Pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +39,7 @@ func TestOpenIndexChoosesAndRecordsDegradedSearches(t *testing.T) {
 	}
 
 	srv := qdranttest.StartServer(t)
-	idx, err = OpenIndex(ctx, envWith(map[string]string{"QDRANT_URL": "http://" + srv.Addr}))
+	idx, err = OpenIndex(ctx, cfgWith(map[string]string{"QDRANT_URL": "http://" + srv.Addr}), d.Pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,16 +77,15 @@ func TestOpenIndexWhenQdrantIsDownAtStart(t *testing.T) {
 	d := dbtest.New(t)
 	ctx := t.Context()
 	srv := qdranttest.StartServer(t)
-	env := &fnenv.Env{Name: "llm-query", DB: d.Pool,
-		Config: config.New(config.FromMap(map[string]string{"SECRETS_DIR": t.TempDir(), "QDRANT_URL": "http://" + srv.Addr}))}
+	cfg := config.New(config.FromMap(map[string]string{"SECRETS_DIR": t.TempDir(), "QDRANT_URL": "http://" + srv.Addr}))
 
 	srv.FailNext(qc.Collections_CollectionExists_FullMethodName, status.Error(codes.PermissionDenied, "bad key"))
-	if _, err := OpenIndex(ctx, env); err == nil {
+	if _, err := OpenIndex(ctx, cfg, d.Pool); err == nil {
 		t.Fatal("a refused Qdrant started")
 	}
 
 	srv.FailNext(qc.Collections_CollectionExists_FullMethodName, status.Error(codes.Unavailable, "down"))
-	idx, err := OpenIndex(ctx, env)
+	idx, err := OpenIndex(ctx, cfg, d.Pool)
 	if err != nil {
 		t.Fatalf("Qdrant down at start: %v, want a start on full text", err)
 	}

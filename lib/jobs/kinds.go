@@ -82,6 +82,14 @@ var (
 	// hour apart and then an hour, before it is parked failed for a person.
 	Backup = Kind{Name: "backup", Function: "backup",
 		Policy: Policy{MaxAttempts: 3, Lease: 65 * time.Minute, Base: 15 * time.Minute, Max: time.Hour}}
+	// UrgentCall: chatwoot-reply turns a missed call or voicemail of a guest
+	// arriving today or tomorrow into an urgent private note for the team
+	// (CallSubject), then adds the voicemail and its transcript when they
+	// come (a wait it bounds itself). Urgent: the reply's short back-off
+	// and budget.
+	UrgentCall = Kind{Name: "urgent-call", Function: "chatwoot-reply",
+		Policy: Policy{MaxAttempts: 8, Lease: 2 * time.Minute, Base: 10 * time.Second, Max: 10 * time.Minute},
+		Budget: replyBudget}
 )
 
 // Shared by more than one kind.
@@ -101,7 +109,7 @@ var voicePolicy = Policy{MaxAttempts: 5, Lease: 3 * time.Minute, Base: 10 * time
 // All lists every kind declared above: what redrive reports and what a
 // forged invocation may name.
 func All() []Kind {
-	return []Kind{Vectorize, ContactSync, Answer, Reply, TranscribeCall, Transcribe, Synthesize, GuestyFetch, GuestyReconcile, Backup}
+	return []Kind{Vectorize, ContactSync, Answer, Reply, TranscribeCall, Transcribe, Synthesize, GuestyFetch, GuestyReconcile, Backup, UrgentCall}
 }
 
 // Subjects name what a job works on: one pending job per kind and subject.

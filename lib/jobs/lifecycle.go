@@ -164,6 +164,17 @@ func Fail(ctx context.Context, db *pgxpool.Pool, c Claimed, cause error, p Polic
 	return status, nil
 }
 
+// NotReady is returned by a job's work whose input is not ready yet (a
+// transcript being made, a clip being synthesised): the step runner puts the
+// job back to wait Wait without counting the attempt (Snooze), and redrive
+// runs it again. Domain packages return it; they never see the runner.
+type NotReady struct {
+	Wait   time.Duration
+	Reason string
+}
+
+func (n *NotReady) Error() string { return "waiting: " + n.Reason }
+
 // Snooze puts a claimed job back to wait without counting the attempt: the
 // step found its input not ready (an answer waiting for a voice message's
 // transcript). Redrive invokes it after wait. A snoozing step must bound

@@ -16,7 +16,6 @@ import (
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/lang"
 	"github.com/harborstays/concierge/lib/logging"
-	"github.com/harborstays/concierge/lib/step"
 )
 
 // Drop reasons.
@@ -54,6 +53,18 @@ type Poster struct {
 var HandoffMessage = config.Register(config.Setting{Name: "HANDOFF_MESSAGE",
 	Default: "Thanks for your message. I have passed it to our team, and a person will reply here shortly.",
 	Help:    "told to the guest when the bot hands a conversation to a person (inboxes in auto mode); off: nothing is said", Used: "chatwoot-reply"})
+
+// FromConfig builds the Poster chatwoot-reply runs: replies through
+// clients.Replies (nil: the local outbox), the hand-off label through
+// clients.Contacts when that is another token, follow-ups queued through
+// invoker.
+func FromConfig(cfg *config.Config, db *pgxpool.Pool, clients chatwoot.Clients, invoker jobs.Invoker) *Poster {
+	p := &Poster{DB: db, Chat: clients.Replies, Invoker: invoker, HandoffMessage: cfg.String(HandoffMessage)}
+	if clients.Contacts != clients.Replies {
+		p.People = clients.Contacts
+	}
+	return p
+}
 
 // ackText is the hand-off acknowledgement in the guest's language: the
 // default sentence is written in six languages (lib/lang); a message the
@@ -477,12 +488,12 @@ const audioRecheck = 30 * time.Second
 
 // awaitAudio hands a want_audio answer to tts once: it marks the reply's
 // voice pending and queues the synthesize job; the reply job then waits
-// (step.Snooze) and tts wakes it. It reports ready when the reply should
+// (jobs.NotReady) and tts wakes it. It reports ready when the reply should
 // go without audio: the clip was not ready within AudioWait, or the
 // synthesize job ended without recording an outcome (the database clock
 // decides).
 func (p *Poster) awaitAudio(ctx context.Context, r Reply) (ready bool, err error) {
-	snooze := &step.Snooze{Wait: audioRecheck, Reason: "the spoken reply is being synthesised"}
+	snooze := &jobs.NotReady{Wait: audioRecheck, Reason: "the spoken reply is being synthesised"}
 	if r.VoiceStatus == "pending" {
 		var late bool
 		err := p.DB.QueryRow(ctx, `SELECT COALESCE(voice_requested_at < now() - make_interval(secs => $3), true)

@@ -1,6 +1,6 @@
 // Command handler is the process of-watchdog starts (fprocess=./handler): it
 // serves the function's Handle on 127.0.0.1:8082 (upstream_url) through
-// lib/fnserver, with the read/write timeouts the watchdog reads too, until
+// lib/faas, with the read/write timeouts the watchdog reads too, until
 // SIGTERM.
 //
 // build.sh places this file at cmd/handler/ in a copy of the monorepo tree and
@@ -13,8 +13,8 @@ import (
 	"os"
 
 	function "github.com/harborstays/concierge/functions/handler"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnserver"
 )
 
 func main() {
@@ -28,7 +28,7 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "handler: starting without a database: %v\n", err)
 	}
-	if err := fnserver.Run(function.Handle); err != nil {
+	if err := faas.Run(function.Handle); err != nil {
 		fmt.Fprintf(os.Stderr, "handler: %v\n", err)
 		os.Exit(1)
 	}

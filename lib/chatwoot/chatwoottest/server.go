@@ -688,6 +688,12 @@ func (s *Server) route(method string, seg []string) (handler, string) {
 	switch {
 	case len(seg) == 2 && seg[0] == "conversations" && method == http.MethodGet:
 		return s.withConversation(id(1), s.showConversation), "conversations#show"
+	case len(seg) == 1 && seg[0] == "conversations" && method == http.MethodPost:
+		return s.createConversation, "conversations#create"
+	case len(seg) == 3 && seg[0] == "conversations" && seg[2] == "toggle_priority" && method == http.MethodPost:
+		return s.withConversation(id(1), s.togglePriority), "conversations#toggle_priority"
+	case len(seg) == 3 && seg[0] == "contacts" && seg[2] == "conversations" && method == http.MethodGet:
+		return s.withContact(id(1), s.contactConversations), "contacts/conversations#index"
 	case len(seg) == 3 && seg[0] == "conversations" && seg[2] == "messages" && method == http.MethodPost:
 		return s.withConversation(id(1), s.createMessage), "messages#create"
 	case len(seg) == 3 && seg[0] == "conversations" && seg[2] == "messages" && method == http.MethodGet:

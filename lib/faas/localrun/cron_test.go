@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/harborstays/concierge/lib/faas/localrun"
+	"github.com/harborstays/concierge/lib/stack"
 	handler "github.com/openfaas/templates-sdk/go-http"
 	"github.com/rs/zerolog"
-
-	"github.com/harborstays/concierge/lib/localrun"
-	"github.com/harborstays/concierge/lib/stack"
 )
 
 func at(s string) time.Time {
@@ -65,7 +64,7 @@ func TestParseSchedule(t *testing.T) {
 }
 
 func TestStackSchedules(t *testing.T) {
-	st, err := stack.Load("../../stack.yml")
+	st, err := stack.Load("../../../stack.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package invoke_test
+package faas_test
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/harborstays/concierge/lib/invoke"
+	"github.com/harborstays/concierge/lib/faas"
 )
 
 // gateway plays the OpenFaaS gateway 0.18.18 of the production stack
@@ -187,7 +187,7 @@ func TestAsyncQueuesTheCall(t *testing.T) {
 	h.Add("X-Multi", "one")
 	h.Add("X-Multi", "two")
 
-	gw := invoke.NewGateway(g.srv.URL)
+	gw := faas.NewGateway(g.srv.URL)
 	if err := gw.Async(context.Background(), "vectorize", body, h); err != nil {
 		t.Fatalf("Async: %v", err)
 	}
@@ -250,7 +250,7 @@ func TestAsyncRefusedIsAnError(t *testing.T) {
 			if body == nil {
 				body = []byte(`{}`)
 			}
-			err := invoke.NewGateway(g.srv.URL).Async(context.Background(), c.function, body, c.header)
+			err := faas.NewGateway(g.srv.URL).Async(context.Background(), c.function, body, c.header)
 			if err == nil {
 				t.Fatal("Async succeeded")
 			}
@@ -288,7 +288,7 @@ func TestAsyncOtherStatusesAreErrors(t *testing.T) {
 				w.WriteHeader(code)
 			}))
 			defer srv.Close()
-			err := invoke.NewGateway(srv.URL).Async(context.Background(), "tts", []byte(`{}`), nil)
+			err := faas.NewGateway(srv.URL).Async(context.Background(), "tts", []byte(`{}`), nil)
 			if err == nil {
 				t.Fatalf("Async succeeded on %d", code)
 			}
@@ -327,7 +327,7 @@ func TestAsyncHonoursTheContext(t *testing.T) {
 			ctx, cancel := c.ctx()
 			defer cancel()
 			start := time.Now()
-			err := invoke.NewGateway(g.srv.URL).Async(ctx, "stt", []byte(`{}`), nil)
+			err := faas.NewGateway(g.srv.URL).Async(ctx, "stt", []byte(`{}`), nil)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("Async = %v, want %v", err, c.want)
 			}
@@ -344,7 +344,7 @@ func TestAsyncHonoursTheContext(t *testing.T) {
 		g := newGateway(t, "stt")
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := invoke.NewGateway(g.srv.URL).Async(ctx, "stt", []byte(`{}`), nil); !errors.Is(err, context.Canceled) {
+		if err := faas.NewGateway(g.srv.URL).Async(ctx, "stt", []byte(`{}`), nil); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Async = %v, want context.Canceled", err)
 		}
 		if n := len(g.calls()); n != 0 {
@@ -358,7 +358,7 @@ func TestAsyncGatewayDown(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	u := srv.URL
 	srv.Close()
-	err := invoke.NewGateway(u).Async(context.Background(), "purge", nil, nil)
+	err := faas.NewGateway(u).Async(context.Background(), "purge", nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "purge") {
 		t.Fatalf("Async = %v, want an error naming purge", err)
 	}
@@ -369,7 +369,7 @@ func TestAsyncGatewayDown(t *testing.T) {
 // bounds a call's time so a stuck gateway cannot hold a hook.
 func TestGatewayKeepsItsConnection(t *testing.T) {
 	g := newGateway(t, "vectorize")
-	gw := invoke.NewGateway(g.srv.URL)
+	gw := faas.NewGateway(g.srv.URL)
 	for i := range 20 {
 		if err := gw.Async(context.Background(), "vectorize", []byte(`{}`), nil); err != nil {
 			t.Fatalf("call %d: %v", i, err)

@@ -1,4 +1,4 @@
-// Package step runs one async step of the pipeline for a job: authenticate
+// Runner runs one async step of the pipeline for a job: authenticate
 // the invocation, claim the job, do the work, mark it done or record the
 // failure for redrive, and answer the invocation with a status the
 // queue-worker's callback reports.
@@ -6,7 +6,8 @@
 // It is the one way a function runs a job, so it is where an invocation
 // proves itself: a public function behind the gateway cannot tell the
 // queue-worker from anyone else but by the job-signing key.
-package step
+
+package faas
 
 import (
 	"context"
@@ -19,21 +20,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	handler "github.com/openfaas/templates-sdk/go-http"
 
-	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnenv"
+
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
+	"github.com/harborstays/concierge/lib/payload"
 )
-
-// Snooze is returned by Work whose input is not ready yet: the job waits
-// Wait without the attempt counting (jobs.Snooze), and redrive runs it again.
-type Snooze struct {
-	Wait   time.Duration
-	Reason string
-}
-
-func (s *Snooze) Error() string { return "waiting: " + s.Reason }
 
 // Work does a claimed job and returns a JSON-able summary.
 type Work func(ctx context.Context, job jobs.Claimed) (any, error)
@@ -57,7 +49,7 @@ type Runner struct {
 // policy and time budget its declaration gives. A missing job-signing key
 // is a configuration error naming it: the function must not start when it
 // could only refuse its jobs. A kind of another function is a bug.
-func New(env *fnenv.Env, kinds ...jobs.Kind) (*Runner, error) {
+func NewRunner(env *Env, kinds ...jobs.Kind) (*Runner, error) {
 	keys := env.RequireJobKeys()
 	if err := env.Config.Err(); err != nil {
 		return nil, err
@@ -85,7 +77,7 @@ const refusedMessage = "job invocation refused"
 
 // Refused is the answer to every refused invocation (tests compare with it).
 func Refused() handler.Response {
-	return endpoint.Error(fault.New(fault.Unauthorized, refusedMessage))
+	return Error(fault.New(fault.Unauthorized, refusedMessage))
 }
 
 // refuse logs why at warn level (never the signature or the key) and
@@ -106,9 +98,9 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 		return refuse(ctx, r.function, err.Error())
 	}
 	var msg jobs.Message
-	if err := endpoint.Decode(req.Body, &msg); err != nil {
+	if err := payload.Decode(req.Body, &msg); err != nil {
 		// Signed, so ours: a bug worth a clear 400, not a refusal.
-		return endpoint.Error(err)
+		return Error(err)
 	}
 	if h := req.Header.Get(jobs.JobIDHeader); h != "" && !strings.EqualFold(h, msg.JobID) {
 		return refuse(ctx, r.function, "X-Job-Id is not the signed job id")
@@ -127,18 +119,18 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 		// A repeated or concurrent invocation: the queue redelivered, or
 		// redrive raced a slow attempt. Nothing to do twice.
 		log.Info().Err(err).Msg("job skipped")
-		return endpoint.JSON(http.StatusOK, map[string]string{"status": "skipped", "reason": err.Error()})
+		return JSON(http.StatusOK, map[string]string{"status": "skipped", "reason": err.Error()})
 	case err != nil:
-		return endpoint.Error(err)
+		return Error(err)
 	}
 	out, err := r.work(ctx, kind, job, work)
-	var sn *Snooze
+	var sn *jobs.NotReady
 	if errors.As(err, &sn) {
 		if serr := jobs.Snooze(context.WithoutCancel(ctx), r.db, job, sn.Wait, sn.Reason); serr != nil {
 			log.Error().Err(serr).Msg("could not snooze; the lease expiry hands the job to redrive")
 		}
 		log.Info().Str("reason", sn.Reason).Dur("wait", sn.Wait).Msg("job waiting")
-		return endpoint.JSON(http.StatusOK, map[string]string{"status": "waiting", "reason": sn.Reason})
+		return JSON(http.StatusOK, map[string]string{"status": "waiting", "reason": sn.Reason})
 	}
 	if err != nil {
 		status, ferr := jobs.Fail(context.WithoutCancel(ctx), r.db, job, err, kind.Policy)
@@ -146,7 +138,7 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 			log.Error().Err(ferr).Msg("could not record the failure; the lease expiry hands the job to redrive")
 		}
 		log.Warn().Err(err).Str("status", status).Int("attempt", job.Attempt).Msg("job failed")
-		res := endpoint.Error(err)
+		res := Error(err)
 		if status == jobs.StatusRetrying && res.StatusCode < 500 {
 			res.StatusCode = http.StatusServiceUnavailable
 		}
@@ -154,7 +146,7 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 			// Work that reports even when it fails (a backup run names the
 			// stage and the databases) keeps its report in the answer.
 			code, h := res.StatusCode, res.Header
-			res = endpoint.JSON(code, map[string]any{"status": status, "job_id": job.ID, "error": fault.Public(err), "result": out})
+			res = JSON(code, map[string]any{"status": status, "job_id": job.ID, "error": fault.Public(err), "result": out})
 			for k, v := range h {
 				if k != "Content-Type" {
 					res.Header[k] = v
@@ -166,10 +158,10 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 	if err := jobs.Done(ctx, r.db, job); err != nil {
 		// The work is idempotent: the job stays running, its lease expires
 		// and redrive runs it again, changing nothing.
-		return endpoint.Error(fault.Wrap(fault.Unavailable, err, "database unavailable"))
+		return Error(fault.Wrap(fault.Unavailable, err, "database unavailable"))
 	}
 	log.Info().Int("attempt", job.Attempt).Msg("job done")
-	return endpoint.JSON(http.StatusOK, map[string]any{"status": "done", "job_id": job.ID, "result": out})
+	return JSON(http.StatusOK, map[string]any{"status": "done", "job_id": job.ID, "result": out})
 }
 
 // work runs work for job within its kind's time budget, when it has one.

@@ -1,4 +1,4 @@
-package step
+package faas
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
-	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
@@ -33,22 +32,22 @@ func (r *Runner) Scheduled(req handler.Request, k jobs.Kind, part string, work W
 	}
 	ctx := req.Context()
 	if _, ok := r.kinds[k.Name]; !ok {
-		return endpoint.Error(fault.New(fault.Permanent, "step: %s does not run %s jobs", r.function, k.Name))
+		return Error(fault.New(fault.Permanent, "step: %s does not run %s jobs", r.function, k.Name))
 	}
 	subject := jobs.ScheduleSubject(r.now(), part)
 	job, created, err := r.enqueueOnce(ctx, k, subject, logging.Trace(ctx))
 	if err != nil {
-		return endpoint.Error(fault.Wrap(fault.Unavailable, err, "database unavailable"))
+		return Error(fault.Wrap(fault.Unavailable, err, "database unavailable"))
 	}
 	log := logging.From(ctx).With().Str("job_id", job.ID).Str("subject", subject).Logger()
 	if !created {
 		log.Info().Msg("scheduled run already queued for this minute")
-		return endpoint.JSON(http.StatusOK, map[string]string{"status": "already queued", "job_id": job.ID, "subject": subject})
+		return JSON(http.StatusOK, map[string]string{"status": "already queued", "job_id": job.ID, "subject": subject})
 	}
 	// After commit: a failed invocation leaves the job pending for redrive.
 	jobs.Dispatch(ctx, r.inv, []jobs.Job{job})
 	log.Info().Msg("scheduled run queued")
-	return endpoint.JSON(http.StatusAccepted, map[string]string{"status": "queued", "job_id": job.ID, "subject": subject})
+	return JSON(http.StatusAccepted, map[string]string{"status": "queued", "job_id": job.ID, "subject": subject})
 }
 
 func (r *Runner) enqueueOnce(ctx context.Context, k jobs.Kind, subject, traceID string) (jobs.Job, bool, error) {

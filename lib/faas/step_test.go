@@ -1,4 +1,4 @@
-package step_test
+package faas_test
 
 import (
 	"context"
@@ -11,14 +11,14 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/config"
-	"github.com/harborstays/concierge/lib/fnenv"
+	"github.com/harborstays/concierge/lib/faas"
+
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/step"
 )
 
 const testKey = "0123456789abcdef0123456789abcdef"
 
-func env(t *testing.T, vars map[string]string) *fnenv.Env {
+func env(t *testing.T, vars map[string]string) *faas.Env {
 	t.Helper()
 	m := map[string]string{"SECRETS_DIR": t.TempDir()}
 	for k, v := range vars {
@@ -26,7 +26,7 @@ func env(t *testing.T, vars map[string]string) *fnenv.Env {
 	}
 	cfg := config.New(config.FromMap(m))
 	// No database: nothing here may reach one.
-	return &fnenv.Env{Name: "vectorize", Config: cfg, JobKeys: jobs.KeysFrom(cfg)}
+	return &faas.Env{Name: "vectorize", Config: cfg, JobKeys: jobs.KeysFrom(cfg)}
 }
 
 // A function that runs jobs does not start without the key, and says which.
@@ -45,7 +45,7 @@ func TestNewNeedsTheKeyAndItsOwnKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := step.New(env(t, tt.vars), tt.kinds...)
+			_, err := faas.NewRunner(env(t, tt.vars), tt.kinds...)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatal(err)
@@ -62,7 +62,7 @@ func TestNewNeedsTheKeyAndItsOwnKinds(t *testing.T) {
 // here, so one that looked the job up would panic instead of answering.
 func TestRefusesBeforeTheDatabase(t *testing.T) {
 	e := env(t, map[string]string{"JOB_SIGNING_KEY": testKey})
-	r, err := step.New(e, jobs.Vectorize)
+	r, err := faas.NewRunner(e, jobs.Vectorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestRefusesBeforeTheDatabase(t *testing.T) {
 		}()},
 		{"unsigned garbage", []byte("not json"), nil},
 	}
-	want := step.Refused()
+	want := faas.Refused()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := handler.Request{Body: tt.body, Header: tt.header, Method: http.MethodPost}

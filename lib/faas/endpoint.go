@@ -1,19 +1,18 @@
-// Package endpoint holds the request plumbing every function shares: method
-// check, body limit, JSON decoding with validation errors that name the
-// field, and the one place where error kinds become HTTP statuses.
-package endpoint
+// The request plumbing every function shares: method
+// check, body limit, and the one place where error kinds become HTTP
+// statuses. (Decoding and validation are lib/payload, which webhook sources
+// share.)
+
+package faas
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"reflect"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
-	"github.com/go-playground/validator/v10"
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/fault"
@@ -35,92 +34,6 @@ func Method(req handler.Request, allowed ...string) error {
 func Size(req handler.Request, max int64) error {
 	if max > 0 && int64(len(req.Body)) > max {
 		return fault.New(fault.TooLarge, "request body exceeds %d bytes", max)
-	}
-	return nil
-}
-
-var validate = newValidator()
-
-func newValidator() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	// Name fields by their JSON names so a 400 points at the payload.
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			return ""
-		}
-		if name == "" {
-			return f.Name
-		}
-		return name
-	})
-	return v
-}
-
-// Validate runs validator/v10 on v and returns an Invalid fault that names
-// the first failing field by its JSON path.
-func Validate(v any) error {
-	err := validate.Struct(v)
-	if err == nil {
-		return nil
-	}
-	var ves validator.ValidationErrors
-	if !errors.As(err, &ves) || len(ves) == 0 {
-		return fault.Wrap(fault.Invalid, err, "invalid payload")
-	}
-	fe := ves[0]
-	// Namespace is "Type.a.b"; drop the Go type name.
-	field := fe.Namespace()
-	if _, rest, ok := strings.Cut(field, "."); ok {
-		field = rest
-	}
-	return fault.Field(field, "%s", describe(fe))
-}
-
-func describe(fe validator.FieldError) string {
-	switch fe.Tag() {
-	case "required":
-		return "is required"
-	case "oneof":
-		return "must be one of " + fe.Param()
-	case "min":
-		return "must be at least " + fe.Param()
-	case "max":
-		return "must be at most " + fe.Param()
-	case "datetime":
-		return "must be a date/time in the form " + fe.Param()
-	default:
-		if fe.Param() != "" {
-			return "failed " + fe.Tag() + "=" + fe.Param()
-		}
-		return "failed " + fe.Tag()
-	}
-}
-
-// Decode parses body as a single JSON value into v and validates it. Type
-// errors name the field too.
-func Decode(body []byte, v any) error {
-	if err := Unmarshal(body, v); err != nil {
-		return err
-	}
-	return Validate(v)
-}
-
-// Unmarshal parses body as a single JSON value into v without validating.
-func Unmarshal(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return fault.New(fault.Invalid, "empty body; expected JSON")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return fault.Field(te.Field, "must be %s, got %s", te.Type.String(), te.Value)
-		}
-		return fault.Wrap(fault.Invalid, err, "malformed JSON")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fault.New(fault.Invalid, "malformed JSON: trailing data after the object")
 	}
 	return nil
 }
@@ -185,6 +98,21 @@ func Error(err error) handler.Response {
 		res.Header.Set(CauseKindHeader, fault.KindOf(err).String())
 		res.Header.Set(CauseHeader, headerSafe(err.Error(), maxCause))
 	}
+	return res
+}
+
+// RetryLater answers 503 with Retry-After: the work was accepted as far as
+// it went and is queued to go on after delay (a provider's own delay, not
+// the generic 5 s of Error). fields become the JSON body, with
+// retry_after_seconds added.
+func RetryLater(delay time.Duration, fields map[string]any) handler.Response {
+	secs := int(delay.Round(time.Second).Seconds())
+	body := map[string]any{"retry_after_seconds": secs}
+	for k, v := range fields {
+		body[k] = v
+	}
+	res := JSON(http.StatusServiceUnavailable, body)
+	res.Header.Set("Retry-After", strconv.Itoa(secs))
 	return res
 }
 

@@ -1,4 +1,4 @@
-package fntest
+package faastest
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/harborstays/concierge/lib/faas"
+	"github.com/harborstays/concierge/lib/fntest"
 	"github.com/harborstays/concierge/lib/jobs"
-	"github.com/harborstays/concierge/lib/step"
 )
 
 // jobRow is what a refused invocation must leave as it was.
@@ -44,7 +45,7 @@ type forgery struct {
 // badly signed, stale, from the future, signed for another job, another
 // function or another kind) and signed ones that name a job the function
 // must not run. Every one gets the same status and body, the one of
-// step.Refused, and no job row changes. A known and an unknown job id get
+// faas.Refused, and no job row changes. A known and an unknown job id get
 // the same answer unsigned.
 func RefusesForgedJobs(t *testing.T, h *Harness, kinds ...jobs.Kind) {
 	t.Helper()
@@ -59,7 +60,7 @@ func RefusesForgedJobs(t *testing.T, h *Harness, kinds ...jobs.Kind) {
 			break
 		}
 	}
-	want := step.Refused()
+	want := faas.Refused()
 	var sent []string // signatures sent, which the logs must not hold
 	for _, kind := range kinds {
 		if kind.Function != h.Name {
@@ -141,7 +142,7 @@ func RefusesForgedJobs(t *testing.T, h *Harness, kinds ...jobs.Kind) {
 			}
 		})
 	}
-	logs := Logs()
+	logs := fntest.Logs()
 	if !strings.Contains(logs, "job invocation refused") {
 		t.Error("refusals not logged")
 	}

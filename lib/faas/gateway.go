@@ -1,7 +1,8 @@
-// Package invoke calls OpenFaaS functions asynchronously through the
+// Gateway calls OpenFaaS functions asynchronously through the
 // gateway: POST {gateway}/async-function/NAME answers 202 and the
 // queue-worker runs the call later.
-package invoke
+
+package faas
 
 import (
 	"bytes"

@@ -1,9 +1,10 @@
-// Package fnserver serves a go-http template Handle function over HTTP.
+// The server serves a go-http template Handle function over HTTP.
 //
 // The OpenFaaS template's main.go and the local runner both use it, so the
 // body limit, the request context and the mapping of a returned error are
 // identical in production and in `make run`.
-package fnserver
+
+package faas
 
 import (
 	"context"
@@ -21,7 +22,6 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 	"github.com/rs/zerolog"
 
-	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/logging"
 )
 
@@ -57,8 +57,8 @@ func Handler(fn HandleFunc, maxBody int64) http.Handler {
 		if textBody(r.Header.Get("Content-Type")) {
 			// Text PostgreSQL cannot store is refused here, once for every
 			// function, before it can turn into a 500 that senders retry.
-			if err := endpoint.Text(body); err != nil {
-				write(w, endpoint.Error(err))
+			if err := Text(body); err != nil {
+				write(w, Error(err))
 				return
 			}
 		}
@@ -74,7 +74,7 @@ func Handler(fn HandleFunc, maxBody int64) http.Handler {
 		if err != nil {
 			// Functions map their own errors to statuses; an error here is a bug
 			// or a panic-free crash path, and its text may hold internals.
-			res = endpoint.Error(err)
+			res = Error(err)
 		}
 		logCause(r.Context(), res)
 		write(w, res)
@@ -84,7 +84,7 @@ func Handler(fn HandleFunc, maxBody int64) http.Handler {
 // write sends res without the headers that carry a cause to this edge.
 func write(w http.ResponseWriter, res handler.Response) {
 	for k, vs := range res.Header {
-		if k == endpoint.CauseHeader || k == endpoint.CauseKindHeader {
+		if k == CauseHeader || k == CauseKindHeader {
 			continue
 		}
 		for _, v := range vs {
@@ -105,7 +105,7 @@ func write(w http.ResponseWriter, res handler.Response) {
 var fallbackLog = logging.New("fnserver", os.Stderr, "info")
 
 // logCause logs why a request failed with a 5xx, once, here at the edge:
-// the status, the error kind and the internal text that endpoint.Error
+// the status, the error kind and the internal text that Error
 // kept out of the response body, with the trace id the function answered
 // with so the line joins the function's own request line.
 func logCause(ctx context.Context, res handler.Response) {
@@ -116,7 +116,7 @@ func logCause(ctx context.Context, res handler.Response) {
 	if log.GetLevel() == zerolog.Disabled {
 		log = &fallbackLog
 	}
-	kind, cause := res.Header.Get(endpoint.CauseKindHeader), res.Header.Get(endpoint.CauseHeader)
+	kind, cause := res.Header.Get(CauseKindHeader), res.Header.Get(CauseHeader)
 	if kind == "" {
 		kind = "unknown"
 	}

@@ -1,4 +1,4 @@
-package fnserver
+package faas
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
-	"github.com/harborstays/concierge/lib/endpoint"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/logging"
 )
@@ -58,7 +57,7 @@ func TestCauseOf5xxLoggedOnceAndKeptInside(t *testing.T) {
 	var logs bytes.Buffer
 	log := logging.New("test-fn", &logs, "info")
 	h := Handler(func(req handler.Request) (handler.Response, error) {
-		res := endpoint.Error(fault.Wrap(fault.Unavailable, errors.New("dial tcp 10.1.2.3:5432: connection refused; guest ana@example.com"), "database unavailable"))
+		res := Error(fault.Wrap(fault.Unavailable, errors.New("dial tcp 10.1.2.3:5432: connection refused; guest ana@example.com"), "database unavailable"))
 		res.Header.Set(logging.TraceHeader, "trace-1")
 		return res, nil
 	}, 0)
@@ -69,7 +68,7 @@ func TestCauseOf5xxLoggedOnceAndKeptInside(t *testing.T) {
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("%d %v", rec.Code, rec.Header())
 	}
-	if rec.Header().Get(endpoint.CauseHeader) != "" || rec.Header().Get(endpoint.CauseKindHeader) != "" {
+	if rec.Header().Get(CauseHeader) != "" || rec.Header().Get(CauseKindHeader) != "" {
 		t.Errorf("cause headers left the process: %v", rec.Header())
 	}
 	b, _ := io.ReadAll(rec.Body)

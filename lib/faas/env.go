@@ -1,4 +1,4 @@
-// Package fnenv builds what every function needs at start — validated
+// This file builds what every function needs at start — validated
 // configuration, a logger, the database pool and the async invoker — and
 // wraps a handler with the per-request plumbing (trace id, request logger,
 // body limit, panic recovery).
@@ -6,7 +6,8 @@
 // Functions export the go-http Handle; behind it an Entry builds the
 // function once from the process environment. The local runner calls the
 // same constructors with its own environment and invoker.
-package fnenv
+
+package faas
 
 import (
 	"context"
@@ -24,10 +25,9 @@ import (
 
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/db"
-	"github.com/harborstays/concierge/lib/endpoint"
+
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/fnserver"
-	"github.com/harborstays/concierge/lib/invoke"
+
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
 )
@@ -63,7 +63,7 @@ type Options struct {
 
 // Constructor builds a function's handler from its Env. It reads its own
 // settings from env.Config and returns env.Config.Err() if any is wrong.
-type Constructor func(ctx context.Context, env *Env) (fnserver.HandleFunc, error)
+type Constructor func(ctx context.Context, env *Env) (HandleFunc, error)
 
 // Open validates the common settings and connects the database.
 func Open(ctx context.Context, o Options) (*Env, error) {
@@ -100,7 +100,7 @@ func Open(ctx context.Context, o Options) (*Env, error) {
 	}
 	env.Invoker = o.Invoker
 	if env.Invoker == nil {
-		env.Invoker = invoke.NewGateway(cfg.URL(config.GatewayURL))
+		env.Invoker = NewGateway(cfg.URL(config.GatewayURL))
 	}
 	// Read before the redactor is made, so it scrubs the key from logs.
 	env.JobKeys = jobs.KeysFrom(cfg)
@@ -123,12 +123,14 @@ func (e *Env) RequireJobKeys() *jobs.Keys {
 }
 
 // Build opens an Env and runs ctor; the logger learns any secret ctor read.
-func Build(ctx context.Context, o Options, ctor Constructor) (fnserver.HandleFunc, *Env, error) {
+func Build(ctx context.Context, o Options, ctor Constructor) (HandleFunc, *Env, error) {
 	env, err := Open(ctx, o)
 	if err != nil {
 		return nil, env, err
 	}
-	h, err := ctor(ctx, env)
+	// Constructors log through the context, as handlers do, so the domain
+	// packages they call never need the Env.
+	h, err := ctor(logging.WithLogger(ctx, env.Log), env)
 	if err != nil {
 		return nil, env, err
 	}
@@ -143,7 +145,7 @@ func Build(ctx context.Context, o Options, ctor Constructor) (fnserver.HandleFun
 // Wrap adds per-request plumbing around h: a logger with fn, trace_id and
 // call_id in the context, the body limit, one access log line, and a 500
 // instead of a crash on panic.
-func Wrap(env *Env, h fnserver.HandleFunc) fnserver.HandleFunc {
+func Wrap(env *Env, h HandleFunc) HandleFunc {
 	return func(req handler.Request) (res handler.Response, err error) {
 		start := time.Now()
 		ctx := req.Context()
@@ -164,7 +166,7 @@ func Wrap(env *Env, h fnserver.HandleFunc) fnserver.HandleFunc {
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error().Str("panic", fmt.Sprint(p)).Msg("handler panicked")
-				res, err = endpoint.Error(errors.New("panic")), nil
+				res, err = Error(errors.New("panic")), nil
 			}
 			if res.Header == nil {
 				res.Header = http.Header{}
@@ -176,8 +178,8 @@ func Wrap(env *Env, h fnserver.HandleFunc) fnserver.HandleFunc {
 			}
 			ev.Str("method", req.Method).Int("status", res.StatusCode).Dur("elapsed", time.Since(start)).Msg("request")
 		}()
-		if err := endpoint.Size(req, env.MaxBody); err != nil {
-			return endpoint.Error(err), nil
+		if err := Size(req, env.MaxBody); err != nil {
+			return Error(err), nil
 		}
 		return h(req)
 	}
@@ -190,7 +192,7 @@ type Entry struct {
 	name string
 	ctor Constructor
 	mu   sync.Mutex
-	h    fnserver.HandleFunc
+	h    HandleFunc
 }
 
 // NewEntry returns an Entry for the function name.
@@ -205,7 +207,7 @@ func (e *Entry) Init() error {
 	return err
 }
 
-func (e *Entry) get() (fnserver.HandleFunc, error) {
+func (e *Entry) get() (HandleFunc, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.h != nil {
@@ -227,7 +229,7 @@ func (e *Entry) Handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		l := logging.New(e.name, os.Stderr, "info")
 		l.Error().Err(err).Msg("function not ready")
-		return endpoint.Error(fault.Wrap(fault.Unavailable, err, "function not ready; see its log")), nil
+		return Error(fault.Wrap(fault.Unavailable, err, "function not ready; see its log")), nil
 	}
 	return h(req)
 }

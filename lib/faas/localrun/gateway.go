@@ -21,11 +21,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/harborstays/concierge/lib/fnserver"
+	"github.com/harborstays/concierge/lib/faas"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/logging"
+	"github.com/rs/zerolog"
 )
 
 // ErrQueueFull is returned by Async when the queue holds too many calls;
@@ -101,10 +100,10 @@ func New(opts Options) *Gateway {
 }
 
 // Register serves fn under name.
-func (g *Gateway) Register(name string, fn fnserver.HandleFunc) {
+func (g *Gateway) Register(name string, fn faas.HandleFunc) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.handlers[name] = fnserver.Handler(fn, g.opts.MaxBody)
+	g.handlers[name] = faas.Handler(fn, g.opts.MaxBody)
 	delete(g.declared, name)
 }
 
@@ -230,7 +229,7 @@ func (g *Gateway) maxBody() int64 {
 	if g.opts.MaxBody > 0 {
 		return g.opts.MaxBody
 	}
-	return fnserver.DefaultMaxBodyBytes
+	return faas.DefaultMaxBodyBytes
 }
 
 func (g *Gateway) enqueue(c call) error {
