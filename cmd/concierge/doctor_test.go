@@ -14,6 +14,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/aircall/aircalltest"
 	"github.com/harborstays/concierge/lib/chatwoot/chatwoottest"
+	"github.com/harborstays/concierge/lib/chatwootsetup"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/embed"
@@ -30,7 +31,7 @@ var doctorChecks = []string{
 	"postgres", "postgres migrations", "postgres createdb", "postgres connections",
 	"embeddings", "qdrant collection", "qdrant payload indexes",
 	"azure speech key", "azure speech voices", "backup bucket", "llm model",
-	"chatwoot", "chatwoot api token", "chatwoot contacts token", "chatwoot account", "chatwoot contact inbox", "chatwoot agent bot",
+	"chatwoot", "chatwoot api token", "chatwoot contacts token", "chatwoot account", "chatwoot contact inbox", "chatwoot agent bot", "chatwoot setup",
 	"aircall api", "guesty api",
 }
 
@@ -83,6 +84,17 @@ func TestDoctorAllConfigured(t *testing.T) {
 	cw.AddInbox(1, 4)
 	cw.KeepPendingOnBotFailure = true
 	cw.AddAgentBot(chatwoottest.AgentBot{Name: "Concierge", AccountID: 1, OutgoingURL: "https://gateway.concierge.example/function/llm-query", Secret: "bot-secret-0123456789"})
+	// The account as concierge chatwoot-setup leaves it, from the desired
+	// state Ansible applies.
+	ptok := cw.AddPlatformApp()
+	cw.PermitAccount(ptok, 1)
+	st, err := chatwootsetup.Load("../../ansible/roles/chatwoot_setup/files/chatwoot.yml", config.FromMap(map[string]string{"CONCIERGE_DOMAIN": "concierge.example"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chatwootsetup.Run(t.Context(), chatwootsetup.Options{BaseURL: cw.URL, PlatformToken: ptok, AccountID: 1, State: st}); err != nil {
+		t.Fatal(err)
+	}
 	ac := aircalltest.New(t)
 	qd := qdranttest.StartServer(t)
 	emb := embeddingsAPI(t)

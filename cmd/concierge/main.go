@@ -9,6 +9,7 @@
 //	concierge reindex        rebuild the retrieval index from PostgreSQL (make reindex)
 //	concierge quarantine     list the passages held back from the index as instructions to an assistant
 //	concierge doctor         check every configured provider for real (make doctor)
+//	concierge chatwoot-setup set the Chatwoot account up as code (the chatwoot_setup Ansible role runs it)
 //	concierge guesty-import  import the Guesty account through the Open API (make import-guesty)
 //	concierge fake-guesty    a fake Guesty Open API on loopback, for make run and make import-guesty (make fake-guesty)
 //	concierge forget-guest   erase one guest's personal data (or replay the erasure log after a restore)
@@ -50,6 +51,8 @@ func main() {
 		err = quarantineCommand(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	case "doctor":
 		err = doctorCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
+	case "chatwoot-setup":
+		err = chatwootSetupCommand(ctx, os.LookupEnv, os.Args[2:], os.Stdout)
 	case "guesty-import":
 		err = guestyImport(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	case "fake-guesty":
@@ -59,7 +62,7 @@ func main() {
 	case "export-guest":
 		err = exportGuest(ctx, os.Args[2:], os.LookupEnv, os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q; use run, doctor, guesty-import, fake-guesty, forget-guest, export-guest, reindex, quarantine, replay, replay-events, backups, restore or config-table", cmd)
+		err = fmt.Errorf("unknown command %q; use run, doctor, chatwoot-setup, guesty-import, fake-guesty, forget-guest, export-guest, reindex, quarantine, replay, replay-events, backups, restore or config-table", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "concierge:", err)

@@ -284,6 +284,15 @@ func scrubURL(err error) error {
 	return err
 }
 
+// ErrorOf is the *APIError of a non-2xx answer with body b: Chatwoot's
+// message and the invalid attributes, never the body itself. Callers with a
+// client of their own (the account setup) read errors this way too.
+func ErrorOf(method, route string, status int, b []byte) *APIError {
+	ae := &APIError{Method: method, Route: route, Status: status}
+	ae.Message, ae.Attributes = errorText(b)
+	return ae
+}
+
 // errorText reads Chatwoot's error bodies: {message, attributes} (validation,
 // RequestExceptionHandler), {error} (401, 404, bad params), and the
 // swagger's {description, errors[{field, message}]}.

@@ -82,6 +82,7 @@ func (d *Doctor) Checks() []Check {
 		d.check("chatwoot account", "CHATWOOT_URL", d.chatwootAccount),
 		d.check("chatwoot contact inbox", "CHATWOOT_URL", d.chatwootInbox),
 		d.check("chatwoot agent bot", "CHATWOOT_URL", d.chatwootBot),
+		d.check("chatwoot setup", "CHATWOOT_URL", d.chatwootSetup),
 		d.check("aircall api", "AIRCALL_API_ID", d.aircallAPI),
 		d.check("guesty api", "", d.guestyAPI),
 	}

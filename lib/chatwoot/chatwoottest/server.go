@@ -198,6 +198,9 @@ type Server struct {
 	requests      []Request
 	failures      []*Failure
 	nextID        int64
+	// setup is what the platform and account-setup endpoints keep
+	// (platform.go, setup.go).
+	setup setupState
 }
 
 // New starts a fake with account 1 and stops it when the test ends.
@@ -475,7 +478,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case tok == s.BotToken:
 		c.token = Bot
 	default:
-		c.token = Invalid
+		c.token = s.issuedToken(tok)
 	}
 	rec.Token = c.token
 
@@ -487,6 +490,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/api/v1/profile":
 		s.profile(c)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, platformPrefix) {
+		s.platform(c, body)
+		return
+	}
+	if r.Method == http.MethodGet && (r.URL.Path == "/app" || strings.HasPrefix(r.URL.Path, "/app/")) {
+		s.dashboard(c)
 		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/accounts/")
@@ -517,6 +528,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		c.error(http.StatusUnauthorized, ErrInvalidToken)
 		return
 	}
+	// A platform app's token is neither a user's nor a bot's.
+	if c.token == Platform {
+		c.error(http.StatusUnauthorized, ErrBotNotAllowed)
+		return
+	}
 	if c.token == Bot && !botAllowed(s.version(), action) {
 		c.error(http.StatusUnauthorized, ErrBotNotAllowed)
 		return
@@ -524,7 +540,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	known := s.accounts[acct]
 	s.mu.Unlock()
-	if !known {
+	if !known || !s.accountMember(c) {
 		c.error(http.StatusUnauthorized, ErrAccountDenied)
 		return
 	}
@@ -725,7 +741,7 @@ func (s *Server) route(method string, seg []string) (handler, string) {
 	case len(seg) == 2 && seg[0] == "contacts" && (method == http.MethodPut || method == http.MethodPatch):
 		return s.withContact(id(1), s.updateContact), "contacts#update"
 	}
-	return nil, ""
+	return s.routeSetup(method, seg)
 }
 
 // withConversation finds the conversation by display id
@@ -1161,6 +1177,9 @@ func (s *Server) profile(c *call) {
 // showInbox is InboxesController#show (users only).
 func (s *Server) showInbox(id int64) handler {
 	return func(c *call) {
+		if s.setupShowInbox(c, id) {
+			return
+		}
 		s.mu.Lock()
 		ok := s.inboxes[[2]int64{c.account, id}]
 		s.mu.Unlock()
