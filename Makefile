@@ -9,7 +9,7 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: rehearse rehearse-recovery restore replay reindex doctor import-guesty fake-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
+.PHONY: edge rehearse rehearse-recovery restore replay reindex doctor import-guesty fake-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
 
 all: build
 
@@ -38,6 +38,11 @@ shrinkwrap:
 infra:
 	.ci/infra-check
 	.ci/terraform-plan
+
+## edge: the infra checks with the edge loaded into a real Traefik (built
+## from the module proxy once, 15-40 min on two cores, then cached)
+edge:
+	CONCIERGE_EDGE_TRAEFIK=1 .ci/infra-check
 
 # Every Go test, summarised by .ci/tools/testjson: with CI set a skipped
 # test fails the run (a missing tool must not turn a package green), and

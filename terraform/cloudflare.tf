@@ -1,14 +1,17 @@
-# Cloudflare: public DNS records and the R2 bucket for backups.
+# Cloudflare: public DNS records and the R2 bucket for backups. The records
+# are proxied by default (dns_proxied): the zone's SSL/TLS encryption mode
+# must be Full (strict), a zone setting this configuration leaves alone
+# because the zone usually serves other hosts too (docs/deploy.md).
 
 data "cloudflare_zone" "this" {
   name = var.cloudflare_zone
 }
 
 locals {
-  # Traefik runs on the first manager (node label `traefik=true`), so every
-  # public hostname points there.
-  ingress_ipv4 = hcloud_server.manager[0].ipv4_address
-  ingress_ipv6 = hcloud_server.manager[0].ipv6_address
+  # Every public hostname points at the load balancer (loadbalancer.tf),
+  # which spreads the connections over Traefik on the managers.
+  ingress_ipv4 = hcloud_load_balancer.ingress.ipv4
+  ingress_ipv6 = hcloud_load_balancer.ingress.ipv6
 }
 
 resource "cloudflare_record" "public_a" {
@@ -20,7 +23,7 @@ resource "cloudflare_record" "public_a" {
   content = local.ingress_ipv4
   ttl     = var.dns_proxied ? 1 : 300
   proxied = var.dns_proxied
-  comment = "${var.project_name}: Traefik ingress (terraform)"
+  comment = "${var.project_name}: load balancer -> Traefik (terraform)"
 }
 
 resource "cloudflare_record" "public_aaaa" {
@@ -32,7 +35,7 @@ resource "cloudflare_record" "public_aaaa" {
   content = local.ingress_ipv6
   ttl     = var.dns_proxied ? 1 : 300
   proxied = var.dns_proxied
-  comment = "${var.project_name}: Traefik ingress (terraform)"
+  comment = "${var.project_name}: load balancer -> Traefik (terraform)"
 }
 
 # Backups bucket. Provider 4.x has no resource for R2 lifecycle rules, so the

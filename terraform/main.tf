@@ -1,6 +1,6 @@
 # Hetzner Cloud: one private network, one firewall, one spread placement group,
 # managers and workers, and the data volumes (PostgreSQL with Redis, SeaweedFS,
-# optionally the PostgreSQL standby). Ansible (../ansible) takes over from
+# optionally the PostgreSQL standby); the load balancer is in loadbalancer.tf. Ansible (../ansible) takes over from
 # the inventory written in inventory.tf.
 
 locals {
@@ -12,6 +12,9 @@ locals {
   # Stable, predictable private addresses: managers .10+, workers .100+.
   manager_private_ips = [for i in range(var.manager_count) : cidrhost(var.subnet_ip_range, 10 + i)]
   worker_private_ips  = [for i in range(var.worker_count) : cidrhost(var.subnet_ip_range, 100 + i)]
+
+  # Who may open 80/443 on a server's public interface.
+  web_sources = var.dns_proxied ? var.cloudflare_ip_ranges : ["0.0.0.0/0", "::/0"]
 
   cloud_init = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
     admin_username  = var.admin_username
@@ -52,20 +55,25 @@ resource "hcloud_firewall" "cluster" {
   name   = "${var.project_name}-cluster"
   labels = local.labels
 
+  # Public traffic reaches Traefik through the load balancer, which talks to
+  # the managers over the private network (not filtered here). These rules
+  # are for Cloudflare reaching a server directly (a manager's address put
+  # in DNS while the load balancer is replaced): only Cloudflare's ranges
+  # when the records are proxied, anyone when they are not.
   rule {
-    description = "HTTP (Traefik, ACME redirects)"
+    description = "HTTP to Traefik (Cloudflare only when proxied)"
     direction   = "in"
     protocol    = "tcp"
     port        = "80"
-    source_ips  = ["0.0.0.0/0", "::/0"]
+    source_ips  = local.web_sources
   }
 
   rule {
-    description = "HTTPS (Traefik)"
+    description = "HTTPS to Traefik (Cloudflare only when proxied)"
     direction   = "in"
     protocol    = "tcp"
     port        = "443"
-    source_ips  = ["0.0.0.0/0", "::/0"]
+    source_ips  = local.web_sources
   }
 
   rule {

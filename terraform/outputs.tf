@@ -1,5 +1,20 @@
+output "load_balancer_ipv4" {
+  description = "Public IPv4 address of the load balancer, what the DNS records point at (behind Cloudflare's proxy when dns_proxied)."
+  value       = hcloud_load_balancer.ingress.ipv4
+}
+
+output "load_balancer_ipv6" {
+  description = "Public IPv6 address of the load balancer."
+  value       = hcloud_load_balancer.ingress.ipv6
+}
+
+output "load_balancer_private_ipv4" {
+  description = "The load balancer's address on the private network: the only source Traefik accepts the PROXY protocol from."
+  value       = hcloud_load_balancer_network.ingress.ip
+}
+
 output "manager_ipv4" {
-  description = "Public IPv4 address of each manager, by server name. The first one is the ingress that DNS points at."
+  description = "Public IPv4 address of each manager, by server name (SSH; web traffic comes through the load balancer)."
   value       = { for s in hcloud_server.manager : s.name => s.ipv4_address }
 }
 

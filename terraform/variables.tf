@@ -108,9 +108,9 @@ variable "image" {
 # ---------------------------------------------------------------------------
 
 variable "manager_count" {
-  description = "Number of Swarm managers. Use an odd number (1 or 3) so Raft keeps a quorum; the first manager terminates public traffic (Traefik) and holds the PostgreSQL volume."
+  description = "Number of Swarm managers. Use an odd number so Raft keeps a quorum: 3 (the default) survives the loss of one manager. Every manager runs Traefik behind the load balancer and one member of the NATS Streaming cluster; the first also holds the PostgreSQL volume. 1 is a single point of failure (docs/high-availability.md)."
   type        = number
-  default     = 1
+  default     = 3
 
   validation {
     condition     = contains([1, 3, 5], var.manager_count)
@@ -148,6 +148,17 @@ variable "worker_server_type" {
   validation {
     condition     = can(regex("^(cx|cpx|cax|ccx)[0-9]{2}$", var.worker_server_type))
     error_message = "worker_server_type must look like cx32, cpx31, cax21 or ccx23."
+  }
+}
+
+variable "load_balancer_type" {
+  description = "Hetzner Load Balancer type in front of the managers' Traefik (lb11: 25 targets, 10,000 connections; lb21 and lb31 for more)."
+  type        = string
+  default     = "lb11"
+
+  validation {
+    condition     = contains(["lb11", "lb21", "lb31"], var.load_balancer_type)
+    error_message = "load_balancer_type must be lb11, lb21 or lb31."
   }
 }
 
@@ -231,9 +242,9 @@ variable "cloudflare_account_id" {
 }
 
 variable "dns_names" {
-  description = "Host labels that get an A record (and AAAA when the ingress has IPv6) pointing at the first manager, where Traefik listens. chatwoot, auth, gateway and files (SeaweedFS's S3 API: the presigned attachment links Chatwoot hands to browsers) are required; netdata serves the monitoring dashboard."
+  description = "Host labels that get an A record (and AAAA) pointing at the load balancer, where Traefik listens on every manager. chatwoot, auth, gateway and files (SeaweedFS's S3 API: the presigned attachment links Chatwoot hands to browsers) are required; netdata serves the monitoring dashboard and console the staff console (oauth2-proxy in front of the console function)."
   type        = set(string)
-  default     = ["chatwoot", "auth", "gateway", "files", "netdata"]
+  default     = ["chatwoot", "auth", "gateway", "files", "netdata", "console"]
 
   validation {
     condition     = alltrue([for n in ["chatwoot", "auth", "gateway", "files"] : contains(var.dns_names, n)]) && alltrue([for n in var.dns_names : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", n))])
@@ -242,9 +253,49 @@ variable "dns_names" {
 }
 
 variable "dns_proxied" {
-  description = "Send the public hostnames through Cloudflare's proxy. Off by default: webhooks and audio uploads go straight to Traefik, which gets certificates by DNS challenge either way."
+  description = "Send the public hostnames through Cloudflare's proxy (on by default): the load balancer's addresses stay out of DNS, the servers' firewall admits 80/443 only from cloudflare_ip_ranges, and Traefik answers only requests that come from them. Set the zone's SSL/TLS mode to Full (strict) first (docs/deploy.md). Off: DNS points straight at the load balancer and 80/443 are open to everyone."
   type        = bool
-  default     = false
+  default     = true
+}
+
+# Cloudflare's published ranges (https://www.cloudflare.com/ips-v4 and
+# https://www.cloudflare.com/ips-v6; the API's GET /client/v4/ips answers the
+# same list). Checked 2026-12; compare with `curl -s https://api.cloudflare.com/client/v4/ips`
+# now and then: a range Cloudflare adds is refused by the firewall and by
+# Traefik until it is listed here. ansible/roles/platform/defaults/main.yml
+# carries the same default for hand-made inventories (.ci/infra-check compares).
+variable "cloudflare_ip_ranges" {
+  description = "Source ranges of Cloudflare's proxies: with dns_proxied, the only sources the firewall admits on 80/443 and the only clients Traefik serves (the generated inventory hands them to Ansible)."
+  type        = list(string)
+  default = [
+    "173.245.48.0/20",
+    "103.21.244.0/22",
+    "103.22.200.0/22",
+    "103.31.4.0/22",
+    "141.101.64.0/18",
+    "108.162.192.0/18",
+    "190.93.240.0/20",
+    "188.114.96.0/20",
+    "197.234.240.0/22",
+    "198.41.128.0/17",
+    "162.158.0.0/15",
+    "104.16.0.0/13",
+    "104.24.0.0/14",
+    "172.64.0.0/13",
+    "131.0.72.0/22",
+    "2400:cb00::/32",
+    "2606:4700::/32",
+    "2803:f800::/32",
+    "2405:b500::/32",
+    "2405:8100::/32",
+    "2a06:98c0::/29",
+    "2c0f:f248::/32",
+  ]
+
+  validation {
+    condition     = length(var.cloudflare_ip_ranges) > 0 && alltrue([for c in var.cloudflare_ip_ranges : can(cidrhost(c, 0))])
+    error_message = "cloudflare_ip_ranges must hold at least one valid CIDR."
+  }
 }
 
 variable "r2_bucket_name" {

@@ -1,6 +1,6 @@
 package infratest
 
-// A model of Traefik v3 (the traefik stack pins v3.3.4) built from the
+// A model of Traefik v3 (the traefik stack pins v3.6.12) built from the
 // platform's stack files, as far as request routing and rewriting go:
 //
 //   - routers and services from `traefik.*` deploy labels (the swarm
@@ -374,7 +374,7 @@ var rewritingMiddlewares = map[string]bool{
 
 // knownMiddlewares leave host and path alone (headers: only when it sets
 // no request headers, which the checks below look at).
-var knownMiddlewares = map[string]bool{"headers": true, "buffering": true, "forwardauth": true}
+var knownMiddlewares = map[string]bool{"headers": true, "buffering": true, "forwardauth": true, "ipallowlist": true}
 
 // apply runs a middleware's effect on the request, as far as the model goes.
 func (m *middleware) apply(t testing.TB, r *http.Request) {
@@ -396,9 +396,11 @@ func (m *middleware) apply(t testing.TB, r *http.Request) {
 	case "replacepath":
 		r.URL.Path, r.URL.RawPath = m.opts["path"], ""
 		r.RequestURI = r.URL.RequestURI()
-	case "headers", "buffering", "forwardauth":
-		// Response headers, body limits, an authorisation call: no change
-		// to what the backend signs over (forwardauth is not followed here).
+	case "headers", "buffering", "forwardauth", "ipallowlist":
+		// Response headers, body limits, an authorisation call, an address
+		// allowlist: no change to what the backend signs over (forwardauth
+		// is not followed here; the test's client stands for an admitted
+		// address, a Cloudflare edge behind cloudflare-only).
 	default:
 		t.Fatalf("middleware %s of type %s is not in the model", m.name, m.kind)
 	}
