@@ -4,6 +4,7 @@ import (
 	aircallhook "github.com/harborstays/concierge/functions/aircall-hook"
 	backupfn "github.com/harborstays/concierge/functions/backup"
 	chatwootreply "github.com/harborstays/concierge/functions/chatwoot-reply"
+	consolefn "github.com/harborstays/concierge/functions/console"
 	guestyhook "github.com/harborstays/concierge/functions/guesty-hook"
 	llmquery "github.com/harborstays/concierge/functions/llm-query"
 	purge "github.com/harborstays/concierge/functions/purge"
@@ -21,6 +22,7 @@ var builtin = map[string]faas.Constructor{
 	aircallhook.Name:   aircallhook.New,
 	backupfn.Name:      backupfn.New,
 	chatwootreply.Name: chatwootreply.New,
+	consolefn.Name:     consolefn.Local, // the runner serves 127.0.0.1 only: its console may be open
 	guestyhook.Name:    guestyhook.New,
 	llmquery.Name:      llmquery.New,
 	purge.Name:         purge.New,

@@ -202,7 +202,8 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 	ask.base = sys.URL
 	served, unavailable := gw.Functions()
 	log.Info().Str("url", sys.URL).Strs("functions", served).Strs("not_built", unavailable).Msg("local stack ready; try " + sys.URL + "/healthz")
-	fmt.Fprintf(logOut, "\nAsk the assistant as Jordan (or ?as=sam; &voice=1 sends it as a voice message):\n  curl -s %s/dev/ask -d 'What time can we check in?'\nReplies: %s/outbox\n\n", sys.URL, sys.URL)
+	fmt.Fprintf(logOut, "\nThe console (the assistant's day, knowledge gaps, jobs, backups, a playground to ask as any guest):\n  %s/function/console\n"+
+		"Ask the assistant as Jordan (or ?as=sam; &voice=1 sends it as a voice message):\n  curl -s %s/dev/ask -d 'What time can we check in?'\nReplies: %s/outbox\n\n", sys.URL, sys.URL, sys.URL)
 	return sys, nil
 }
 
