@@ -7,6 +7,14 @@
 //	rehearse send -gateway http://127.0.0.1:8080 -kind aircall|guesty -fixture FILE -secret S [-id ID]
 //	rehearse post URL JSON   (inside the swarm: a POST, "STATUS BODY" printed)
 //	rehearse get URL         (inside the swarm: the body printed)
+//	rehearse load -gateway URL -kind aircall|guesty -fixture FILE -secret S [-rate R] [-count N|-stop FILE]
+//	         (distinct signed deliveries under way, each retried until acknowledged; a JSON summary)
+//	rehearse ship -dockerfile template/X/Dockerfile -base IMAGE -out Dockerfile [-run-out FILE]
+//	         (the template's final stage as the rehearsal builds it, see ship.go)
+//	rehearse buildargs -stack stack.yml   ("function NAME=VALUE" lines)
+//	rehearse fnstack -in stack.yml -out COPY [-reason R] NAME=VALUE...  (functions' environment changed, printed)
+//	rehearse botevent -fixture F -conversation N -message M [-content T] [-audio URL]
+//	rehearse chatwoot [-listen :3000]  (the project's fake Chatwoot as a Swarm service, see chatwoot.go)
 package main
 
 import (
@@ -28,7 +36,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: rehearse stack|send ...")
+		fmt.Fprintln(os.Stderr, "usage: rehearse stack|send|post|get|load|chatwoot|ship|buildargs|botevent|fnstack ...")
 		os.Exit(2)
 	}
 	var err error
@@ -41,6 +49,18 @@ func main() {
 		err = post(os.Args[2:])
 	case "get":
 		err = get(os.Args[2:])
+	case "load":
+		err = load(os.Args[2:])
+	case "chatwoot":
+		err = chatwoot(os.Args[2:])
+	case "ship":
+		err = ship(os.Args[2:])
+	case "fnstack":
+		err = fnstack(os.Args[2:])
+	case "botevent":
+		err = botevent(os.Args[2:])
+	case "buildargs":
+		err = buildargs(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -238,4 +258,35 @@ func get(args []string) error {
 		time.Sleep(time.Second)
 	}
 	return err
+}
+
+// buildargs prints each function's build_args of a faas-cli stack file,
+// one "function NAME=VALUE" line each, sorted.
+func buildargs(args []string) error {
+	fs := flag.NewFlagSet("buildargs", flag.ExitOnError)
+	in := fs.String("stack", "stack.yml", "the stack file")
+	_ = fs.Parse(args)
+	raw, err := os.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		Functions map[string]struct {
+			BuildArgs map[string]string `yaml:"build_args"`
+		} `yaml:"functions"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return err
+	}
+	var lines []string
+	for fn, f := range doc.Functions {
+		for k, v := range f.BuildArgs {
+			lines = append(lines, fmt.Sprintf("%s %s=%s", fn, k, v))
+		}
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	return nil
 }
