@@ -9,7 +9,7 @@ BIN       := bin
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LDFLAGS   := -s -w
 
-.PHONY: edge rehearse rehearse-recovery restore replay reindex doctor import-guesty fake-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
+.PHONY: fresh-run edge rehearse rehearse-recovery restore replay reindex doctor import-guesty fake-guesty all run test unit fuzz-short fuzz bench mutate lint build deps clean shrinkwrap infra eval
 
 all: build
 
@@ -38,6 +38,12 @@ shrinkwrap:
 infra:
 	.ci/infra-check
 	.ci/terraform-plan
+
+## fresh-run: `make run` on a fresh Debian (debootstrap chroot, cached) from a
+## clean clone to the first /healthz 200, per phase, cold beside warm
+## (docs/first-run.md). Root; about 10 min; not in make test
+fresh-run:
+	.ci/fresh-run
 
 ## edge: the infra checks with the edge loaded into a real Traefik (built
 ## from the module proxy once, 15-40 min on two cores, then cached)

@@ -81,10 +81,13 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		return nil, err
 	}
 	log := logging.New("runner", logOut, level)
-	sys = &system{}
+	// A failed start returns a nil sys; close what was started through a
+	// copy, or the deferred Close dereferences nil and PostgreSQL stays up.
+	started := &system{}
+	sys = started
 	defer func() {
 		if err != nil {
-			sys.Close()
+			started.Close()
 		}
 	}()
 	st, err := stack.Load(stackFile)
