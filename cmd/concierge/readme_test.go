@@ -41,17 +41,10 @@ func TestREADMEConfigTable(t *testing.T) {
 // The README's try-it lines, run as written against the runner, land rows.
 func TestREADMETryIt(t *testing.T) {
 	testenv.NeedTools(t, ".ci/deps installs them", "bash", "curl", "openssl")
-	b, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```sh\n(# try-it[^\n]*\n.*?)```").FindSubmatch(b)
-	if m == nil {
-		t.Fatal("README has no try-it block")
-	}
+	tryIt := readmeTryIt(t)
 	d := dbtest.New(t)
 	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL})
-	script := strings.ReplaceAll(string(m[1]), "http://127.0.0.1:8080", sys.URL)
+	script := strings.ReplaceAll(tryIt, "http://127.0.0.1:8080", sys.URL)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = "../.."
 	out, err := cmd.CombinedOutput()
@@ -69,4 +62,18 @@ func TestREADMETryIt(t *testing.T) {
 	if n := dbtest.Count(t, d.Pool, "reservations", "planned_arrival = '13:00'"); n != 1 {
 		t.Error("reservation.updated did not apply")
 	}
+}
+
+// readmeTryIt returns the README's try-it block, the lines a newcomer runs.
+func readmeTryIt(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```sh\n(# try-it[^\n]*\n.*?)```").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("README has no try-it block")
+	}
+	return string(m[1])
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -66,17 +64,10 @@ func TestSeededStaysAreCurrent(t *testing.T) {
 // older than the seeded stays and leave Jordan's stay current.
 func TestREADMETryItAfterLiveSeed(t *testing.T) {
 	testenv.NeedTools(t, ".ci/deps --run installs them", "bash", "curl", "openssl")
-	b, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```sh\n(# try-it[^\n]*\n.*?)```").FindSubmatch(b)
-	if m == nil {
-		t.Fatal("README has no try-it block")
-	}
+	tryIt := readmeTryIt(t)
 	d := dbtest.New(t)
 	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true"})
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.ReplaceAll(string(m[1]), "http://127.0.0.1:8080", sys.URL))
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.ReplaceAll(tryIt, "http://127.0.0.1:8080", sys.URL))
 	cmd.Dir = "../.."
 	out, err := cmd.CombinedOutput()
 	if err != nil {
