@@ -106,7 +106,7 @@ flow_backup() {
 		return
 	fi
 	restored=$(env -i PATH="$PATH" HOME="$HOME" PG_BINDIR="$pgbin" \
-		DATABASE_URL="postgres://concierge:$dbpass@127.0.0.1:$pgport/concierge?sslmode=disable" \
+		DATABASE_URL="$host_database_url" \
 		BACKUP_S3_ENDPOINT="http://$gwbridge:$s3port" BACKUP_S3_BUCKET="$s3bucket" BACKUP_S3_REGION=auto \
 		BACKUP_S3_ACCESS_KEY_ID="$s3key" BACKUP_S3_SECRET_ACCESS_KEY="$s3secret" \
 		"$work/bin/concierge" restore -backup latest -into concierge_restored 2>&1) || true
@@ -124,7 +124,7 @@ flow_backup() {
 flow_doctor() {
 	local out rc=0 summary
 	out=$(env -i PATH="$PATH" HOME="$HOME" SECRETS_DIR="$work/secrets" PG_BINDIR="$pgbin" \
-		DATABASE_URL="postgres://concierge:$dbpass@127.0.0.1:$pgport/concierge?sslmode=disable" \
+		DATABASE_URL="$host_database_url" \
 		CHATWOOT_URL="$cw" CHATWOOT_ACCOUNT_ID=1 CHATWOOT_CONTACT_INBOX_ID=1 \
 		BACKUP_S3_ENDPOINT="http://$gwbridge:$s3port" BACKUP_S3_BUCKET="$s3bucket" BACKUP_S3_REGION=auto \
 		BACKUP_DATABASES=concierge,chatwoot,keycloak \
@@ -136,5 +136,31 @@ flow_doctor() {
 		row "concierge doctor (the functions' settings)" ok "exit 0: $summary (skipped: not configured here)"
 	else
 		row "concierge doctor (the functions' settings)" FAIL "exit $rc: $summary; $(grep '^✗' <<<"$out" | cut -c1-110 | paste -sd';' -)"
+	fi
+}
+
+# The console behind the realm's tokens: a staff member's token (as
+# oauth2-proxy forwards it) opens the overview; an expired token, another
+# group's member and a bare identity header without a token are refused.
+# The function reads the realm's keys from keycloak by name, as in production.
+flow_console() {
+	local code expired outsider bare tok
+	console_get() { # console_get TOKEN [HEADER]: the overview's HTTP status
+		local args=(-sS -o "$work/console.html" -w '%{http_code}')
+		[[ -n $1 ]] && args+=(-H "X-Forwarded-Access-Token: $1")
+		[[ -n ${2:-} ]] && args+=(-H "$2")
+		curl "${args[@]}" "$gw/function/console?page=overview" || true
+	}
+	tok=$(curl -fsS "$kc/_token?group=staff") || { row "console: the realm's token -> overview" FAIL "no token from the realm"; return; }
+	code=$(console_get "$tok")
+	local title
+	title=$(grep -o '<title>[^<]*' "$work/console.html" | head -1 | sed 's/<title>//')
+	expired=$(console_get "$(curl -fsS "$kc/_token?group=staff&ttl=-600")")
+	outsider=$(console_get "$(curl -fsS "$kc/_token?group=guests")")
+	bare=$(console_get "" "X-Forwarded-User: rehearsal")
+	if [[ $code == 200 && $expired == 401 && $outsider == 403 && $bare == 401 ]]; then
+		row "console: the realm's token -> overview" ok "staff 200 (\"$title\"), expired 401, other group 403, bare header 401"
+	else
+		row "console: the realm's token -> overview" FAIL "staff $code, expired $expired, other group $outsider, bare header $bare; $(head -c 120 "$work/console.html")"
 	fi
 }

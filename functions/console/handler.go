@@ -7,17 +7,12 @@
 package function
 
 import (
-	"bytes"
 	"context"
-	"net"
-	"net/http"
-	"strings"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/harborstays/concierge/lib/console"
 	"github.com/harborstays/concierge/lib/faas"
-	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/jobs"
 )
 
@@ -58,73 +53,5 @@ func build(ctx context.Context, env *faas.Env, local bool) (faas.HandleFunc, err
 	if err != nil {
 		return nil, err
 	}
-	_, open := auth.(console.OpenAccess)
-	return func(req handler.Request) (handler.Response, error) {
-		if open && !loopback(req.Host) {
-			return faas.Error(fault.New(fault.Unauthorized, "the open console answers on 127.0.0.1 only")), nil
-		}
-		return serve(c, req), nil
-	}, nil
-}
-
-// loopback reports whether a Host header names 127.0.0.1, localhost or ::1.
-func loopback(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	switch strings.ToLower(strings.Trim(host, "[]")) {
-	case "127.0.0.1", "localhost", "::1":
-		return true
-	}
-	return false
-}
-
-// serve runs the console's http.Handler for one go-http request: the
-// query is the page (the function sees no path behind the gateway).
-func serve(h http.Handler, req handler.Request) handler.Response {
-	ctx := req.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	method := req.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	r, err := http.NewRequestWithContext(ctx, method, "/?"+req.QueryString, bytes.NewReader(req.Body))
-	if err != nil {
-		return faas.Error(fault.Wrap(fault.Invalid, err, "malformed request"))
-	}
-	if req.Header != nil {
-		r.Header = req.Header.Clone()
-	}
-	r.Host = req.Host
-	w := &response{header: http.Header{}}
-	h.ServeHTTP(w, r)
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return handler.Response{StatusCode: w.status, Body: w.body.Bytes(), Header: w.header}
-}
-
-// response collects what the handler writes.
-type response struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *response) Header() http.Header { return w.header }
-
-func (w *response) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-}
-
-func (w *response) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.body.Write(p)
+	return func(req handler.Request) (handler.Response, error) { return faas.ServeHTTP(c, req), nil }, nil
 }

@@ -325,13 +325,25 @@ func local(t time.Time, tz string) string {
 	return t.In(loc).Format("Mon 2 Jan 2006 15:04 MST")
 }
 
+// wall is a stay's moment for the model, its zone named: the instant in
+// the listing's zone; without the zone, the listing's clock when the stay
+// tells it (guests.Stay.Arrival), else the instant in UTC, so named.
+func wall(at func() (time.Time, bool), instant time.Time, tz string) string {
+	if _, err := time.LoadLocation(tz); tz == "" || err != nil {
+		if t, ok := at(); ok {
+			return t.Format("Mon 2 Jan 2006 15:04") + " (the listing's local time)"
+		}
+	}
+	return local(instant, tz)
+}
+
 func stayFields(s *guests.Stay) map[string]string {
 	if s == nil {
 		return nil
 	}
 	return map[string]string{
 		"reservation_id": s.ReservationID, "confirmation_code": s.ConfirmationCode, "status": s.Status,
-		"listing_id": s.ListingID, "check_in": local(s.CheckIn, s.Timezone), "check_out": local(s.CheckOut, s.Timezone),
+		"listing_id": s.ListingID, "check_in": wall(s.Arrival, s.CheckIn, s.Timezone), "check_out": wall(s.Departure, s.CheckOut, s.Timezone),
 		"guests": fmt.Sprint(s.GuestsCount), "planned_arrival": s.PlannedArrival,
 	}
 }

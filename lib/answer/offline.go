@@ -275,9 +275,7 @@ type quote struct {
 func (x *Intent) answer(l string, st *guests.Stay, now time.Time, hits []retrieval.Hit) (string, []Citation, bool) {
 	listing := x.quotes(hits, "listing", st)
 	if t, tmpl := x.stayFact(st); !t.IsZero() {
-		loc := location(st.Timezone)
-		t = t.In(loc)
-		text := tmpl.Format(l, lang.OnDay(l, t, t.Year() != now.In(loc).Year()), lang.Clock(l, t))
+		text := tmpl.Format(l, lang.OnDay(l, t, t.Year() != now.In(t.Location()).Year()), lang.Clock(l, t))
 		cites := []Citation{{ID: stayCitation, Title: "Your reservation"}}
 		// The listing's own sentence is cited when it states the same
 		// time (the reservation took it from there); one that differs is
@@ -307,11 +305,17 @@ func (x *Intent) stayFact(st *guests.Stay) (time.Time, lang.Text) {
 	if st == nil {
 		return time.Time{}, nil
 	}
+	// The stay's local day and clock, never the instant read in UTC: a
+	// reservation stored before its listing has no time zone to read it in.
 	switch x.Fact {
 	case checkInFact:
-		return st.CheckIn, checkInText
+		if t, ok := st.Arrival(); ok {
+			return t, checkInText
+		}
 	case checkOutFact:
-		return st.CheckOut, checkOutText
+		if t, ok := st.Departure(); ok {
+			return t, checkOutText
+		}
 	}
 	return time.Time{}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -40,13 +41,31 @@ var (
 	ErrNotInTeam = errors.New("signed in, but not in the team's group")
 )
 
-// OpenAccess lets every request in: the local runner's console, which
-// serves 127.0.0.1 only.
+// OpenAccess lets in every request addressed to loopback: the local
+// runner's console, which serves 127.0.0.1 only. A request naming any other
+// Host (a DNS-rebinding page, a proxy in front of the runner) is refused
+// even so: the open console is never reachable under another name.
 type OpenAccess struct{}
 
-// Authenticate returns the local identity.
-func (OpenAccess) Authenticate(context.Context, *http.Request) (Identity, error) {
+// Authenticate returns the local identity for a loopback Host.
+func (OpenAccess) Authenticate(_ context.Context, r *http.Request) (Identity, error) {
+	if !loopback(r.Host) {
+		return Identity{}, fmt.Errorf("%w: the open console answers on 127.0.0.1 only", ErrNoToken)
+	}
 	return Identity{Subject: "local", Name: "local", Open: true}, nil
+}
+
+// loopback reports whether a Host header names 127.0.0.1, localhost or ::1.
+func loopback(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	switch strings.ToLower(strings.Trim(host, "[]")) {
+	case "127.0.0.1", "localhost", "::1":
+		return true
+	}
+	return false
 }
 
 // tokenLeeway absorbs clock skew between Keycloak and the function.

@@ -261,11 +261,19 @@ func desired(g guest, stay *guests.Stay) chatwoot.ContactInput {
 		set(AttrConfirmationCode, stay.ConfirmationCode)
 		set(AttrListing, stay.ListingTitle)
 		set(AttrReservationStatus, stay.Status)
+		// The listing's local dates as Guesty sends them; the instants are
+		// read in the listing's zone only when it is not stored with them.
 		if !stay.CheckIn.IsZero() {
 			attrs[AttrCheckIn] = stay.CheckIn.In(loc).Format(time.DateOnly)
 		}
+		if stay.CheckInDay != "" {
+			attrs[AttrCheckIn] = stay.CheckInDay
+		}
 		if !stay.CheckOut.IsZero() {
 			attrs[AttrCheckOut] = stay.CheckOut.In(loc).Format(time.DateOnly)
+		}
+		if stay.CheckOutDay != "" {
+			attrs[AttrCheckOut] = stay.CheckOutDay
 		}
 	}
 	in.CustomAttributes = attrs

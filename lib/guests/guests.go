@@ -67,6 +67,45 @@ type Stay struct {
 	CheckOut         time.Time
 	GuestsCount      int
 	PlannedArrival   string
+	PlannedDeparture string
+	// The listing's local dates of the stay, YYYY-MM-DD (Guesty's
+	// checkInDateLocalized and checkOutDateLocalized); "" when not sent.
+	CheckInDay, CheckOutDay string
+	// The listing's default times, HH:MM; "" until the listing is stored.
+	DefaultCheckIn, DefaultCheckOut string
+}
+
+// Arrival is the check-in time as the guest reads it, on the listing's
+// clock: the check-in instant in the listing's time zone; when the listing
+// is stored without a zone, the reservation's local day
+// (checkInDateLocalized) at the listing's default check-in time. ok is
+// false when neither tells the local time, as for a reservation whose
+// listing is not stored yet: reading the instant in UTC would tell a Los
+// Angeles guest "from 10 PM" for 3 PM. The guest's planned arrival is not
+// the check-in time (a guest may plan to come later, or ask to come
+// earlier) and is never used for it. Without the listing's zone the result
+// is in UTC standing in for it: print its day and clock, never its zone.
+func (s *Stay) Arrival() (t time.Time, ok bool) {
+	return s.local(s.CheckInDay, s.DefaultCheckIn, s.CheckIn)
+}
+
+// Departure is Arrival for the check-out.
+func (s *Stay) Departure() (t time.Time, ok bool) {
+	return s.local(s.CheckOutDay, s.DefaultCheckOut, s.CheckOut)
+}
+
+func (s *Stay) local(day, clock string, instant time.Time) (time.Time, bool) {
+	if s.Timezone != "" && !instant.IsZero() {
+		if loc, err := time.LoadLocation(s.Timezone); err == nil {
+			return instant.In(loc), true
+		}
+	}
+	if day != "" && clock != "" {
+		if t, err := time.Parse("2006-01-02 15:04", day+" "+clock); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // Confirmed reports whether the stay is booked for sure.
@@ -122,7 +161,9 @@ func For(ctx context.Context, db *pgxpool.Pool, guestID string, now time.Time) (
 	rows, err := db.Query(ctx, `
 		SELECT r.id, COALESCE(r.confirmation_code, ''), COALESCE(r.status, ''), COALESCE(r.listing_id, ''),
 			COALESCE(l.title, ''), COALESCE(l.timezone, ''), r.check_in, r.check_out, COALESCE(r.guests_count, 0),
-			COALESCE(r.planned_arrival, '')
+			COALESCE(r.planned_arrival, ''), COALESCE(r.planned_departure, ''),
+			COALESCE(to_char(r.check_in_local, 'YYYY-MM-DD'), ''), COALESCE(to_char(r.check_out_local, 'YYYY-MM-DD'), ''),
+			COALESCE(l.default_check_in_time, ''), COALESCE(l.default_check_out_time, '')
 		FROM reservations r LEFT JOIN listings l ON l.id = r.listing_id
 		WHERE r.guest_id = $1 AND COALESCE(r.status, '') NOT IN `+InactiveSQL+`
 		ORDER BY r.check_in NULLS LAST`, guestID)
@@ -135,7 +176,8 @@ func For(ctx context.Context, db *pgxpool.Pool, guestID string, now time.Time) (
 		var s Stay
 		var in, out *time.Time
 		if err := rows.Scan(&s.ReservationID, &s.ConfirmationCode, &s.Status, &s.ListingID, &s.ListingTitle,
-			&s.Timezone, &in, &out, &s.GuestsCount, &s.PlannedArrival); err != nil {
+			&s.Timezone, &in, &out, &s.GuestsCount, &s.PlannedArrival, &s.PlannedDeparture,
+			&s.CheckInDay, &s.CheckOutDay, &s.DefaultCheckIn, &s.DefaultCheckOut); err != nil {
 			return a, fmt.Errorf("stays of guest: %w", err)
 		}
 		if in != nil {

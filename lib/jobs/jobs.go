@@ -132,11 +132,21 @@ func Invoke(ctx context.Context, inv Invoker, j Job) error {
 	return inv.Async(ctx, j.Function, body, h)
 }
 
-// Dispatch invokes each job after its transaction committed. A failed
-// invocation is logged and left to redrive: the job row is already durable,
-// so the caller's acknowledgement stays correct.
+// DispatchBudget bounds Dispatch: the jobs are durable before it starts,
+// so a stalled queue costs a redrive after REDRIVE_GRACE, never the
+// caller's answer. The rehearsal saw hooks hold every delivery for the
+// gateway's exec_timeout (10 s) while /async-function stalled; a healthy
+// hand-off takes milliseconds.
+const DispatchBudget = 2 * time.Second
+
+// Dispatch invokes each job after its transaction committed, within
+// DispatchBudget in all. A failed invocation is logged and left to
+// redrive: the job row is already durable, so the caller's acknowledgement
+// stays correct.
 func Dispatch(ctx context.Context, inv Invoker, js []Job) {
 	log := logging.From(ctx)
+	ctx, cancel := context.WithTimeout(ctx, DispatchBudget)
+	defer cancel()
 	for _, j := range js {
 		if err := Invoke(ctx, inv, j); err != nil {
 			log.Warn().Err(err).Str("job_id", j.ID).Str("function", j.Function).Msg("async invocation failed; redrive will retry")

@@ -15,6 +15,7 @@
 //	rehearse fnstack -in stack.yml -out COPY [-reason R] NAME=VALUE...  (functions' environment changed, printed)
 //	rehearse botevent -fixture F -conversation N -message M [-content T] [-audio URL]
 //	rehearse chatwoot [-listen :3000]  (the project's fake Chatwoot as a Swarm service, see chatwoot.go)
+//	rehearse realm -issuer URL [-listen :8080]  (the console's Keycloak realm: JWKS and signed tokens, see realm.go)
 package main
 
 import (
@@ -36,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: rehearse stack|send|post|get|load|chatwoot|ship|buildargs|botevent|fnstack ...")
+		fmt.Fprintln(os.Stderr, "usage: rehearse stack|send|post|get|load|chatwoot|realm|ship|buildargs|botevent|fnstack ...")
 		os.Exit(2)
 	}
 	var err error
@@ -61,6 +62,8 @@ func main() {
 		err = botevent(os.Args[2:])
 	case "buildargs":
 		err = buildargs(os.Args[2:])
+	case "realm":
+		err = realm(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

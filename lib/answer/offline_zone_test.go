@@ -1,0 +1,88 @@
+package answer
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/harborstays/concierge/lib/guests"
+)
+
+// A reservation can arrive before its listing (Guesty sends
+// reservation.new first; the rehearsal saw it): the stay then has no time
+// zone. Its check-in instant read in UTC told a Los Angeles guest "from
+// 10:00 PM" for 3 PM. The answer states the listing's clock or nothing.
+func TestCheckInTimeWithoutTheListingsZone(t *testing.T) {
+	now := time.Date(2025, 7, 15, 12, 0, 0, 0, time.UTC)
+	stay := func(tz, defaultIn string) *guests.Stay {
+		return &guests.Stay{ReservationID: "R", Status: "confirmed", ListingID: "L", Timezone: tz,
+			CheckIn:    time.Date(2025, 7, 18, 22, 0, 0, 0, time.UTC), // 15:00 in Los Angeles
+			CheckOut:   time.Date(2025, 7, 21, 18, 0, 0, 0, time.UTC),
+			CheckInDay: "2025-07-18", CheckOutDay: "2025-07-21", PlannedArrival: "17:30", DefaultCheckIn: defaultIn}
+	}
+	tests := []struct {
+		name    string
+		stay    *guests.Stay
+		want    string // "" : no time stated
+		handoff bool
+	}{
+		{"the listing's zone", stay("America/Los_Angeles", ""), "3:00 PM", false},
+		{"no zone, the listing's default time on the local day", stay("", "15:00"), "3:00 PM", false},
+		{"no listing stored: no time rather than a wrong one", stay("", ""), "", true},
+		{"an unknown zone name counts as none", stay("Mars/Olympus_Mons", ""), "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := engine(t, &fakeIndex{}, nil).Answer(context.Background(),
+				Request{Question: "What time can we check in?", Access: guests.Access{GuestID: "G", Stay: tt.stay}, Now: now})
+			if res.Handoff != tt.handoff {
+				t.Fatalf("handoff %v (%s), want %v:\n%s", res.Handoff, res.Reason, tt.handoff, res.Text)
+			}
+			// A hand-off's text is the agents' private note: the instant may
+			// stand there, named as UTC; a guest's answer never states it.
+			if res.Handoff && strings.Contains(res.Text, "22:00") && !strings.Contains(res.Text, "22:00 UTC") {
+				t.Errorf("note states 22:00 without naming UTC:\n%s", res.Text)
+			}
+			for _, wrong := range []string{"10:00 PM", "22:00", "5:30 PM", "17:30"} {
+				if !res.Handoff && strings.Contains(res.Text, wrong) {
+					t.Fatalf("answer states %q (UTC, or the planned arrival) as the check-in time:\n%s", wrong, res.Text)
+				}
+			}
+			if tt.want != "" && (!strings.Contains(res.Text, tt.want) || !strings.Contains(res.Text, "18 July")) {
+				t.Errorf("answer lacks %q on 18 July:\n%s", tt.want, res.Text)
+			}
+		})
+	}
+}
+
+func TestStayArrivalAndDeparture(t *testing.T) {
+	base := guests.Stay{CheckIn: time.Date(2025, 7, 18, 22, 0, 0, 0, time.UTC), CheckOut: time.Date(2025, 7, 21, 18, 0, 0, 0, time.UTC),
+		CheckInDay: "2025-07-18", CheckOutDay: "2025-07-21"}
+	tests := []struct {
+		name          string
+		tz, din, dout string
+		in, out       string // "" : not known
+	}{
+		{"zone", "America/Los_Angeles", "", "", "2025-07-18 15:00", "2025-07-21 11:00"},
+		{"zone wins over the defaults", "America/Los_Angeles", "16:00", "10:00", "2025-07-18 15:00", "2025-07-21 11:00"},
+		{"defaults on the local days", "", "16:00", "10:00", "2025-07-18 16:00", "2025-07-21 10:00"},
+		{"nothing local", "", "", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := base
+			s.Timezone, s.DefaultCheckIn, s.DefaultCheckOut = tt.tz, tt.din, tt.dout
+			for _, c := range []struct {
+				what string
+				at   func() (time.Time, bool)
+				want string
+			}{{"arrival", s.Arrival, tt.in}, {"departure", s.Departure, tt.out}} {
+				got, ok := c.at()
+				if ok != (c.want != "") || (ok && got.Format("2006-01-02 15:04") != c.want) {
+					t.Errorf("%s = %v, %v; want %q", c.what, got, ok, c.want)
+				}
+			}
+		})
+	}
+}
