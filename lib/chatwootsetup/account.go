@@ -26,7 +26,12 @@ type account struct {
 	rep                        *Report
 	out                        Outputs
 	users                      map[string]int64 // e-mail -> user id
-	botID                      int64
+	// teamUsers are each team's members (user ids, by lower-case name) as
+	// Chatwoot has them after the teams step: an inbox's Teams add them.
+	teamUsers map[string][]int64
+	botID     int64
+	// urgentID is URGENT_CALL_INBOX_ID as Inspect was given it.
+	urgentID int64
 }
 
 func (a *account) path(rest string) string {
@@ -256,6 +261,7 @@ func (a *account) teams(ctx context.Context) error {
 	if err := a.get(ctx, "teams", &cur); err != nil {
 		return fmt.Errorf("list teams: %w", err)
 	}
+	a.teamUsers = map[string][]int64{}
 	for _, w := range a.state.Teams {
 		name := strings.ToLower(strings.TrimSpace(w.Name))
 		want := map[string]any{"name": name, "description": w.Description}
@@ -286,9 +292,6 @@ func (a *account) teams(ctx context.Context) error {
 				a.rep.add("team", name, Unchanged, "")
 			}
 		}
-		if len(w.Members) == 0 {
-			continue
-		}
 		var have []agent
 		if id != 0 {
 			if err := a.get(ctx, "teams/"+strconv.FormatInt(id, 10)+"/team_members", &have); err != nil {
@@ -296,6 +299,13 @@ func (a *account) teams(ctx context.Context) error {
 			}
 		}
 		add := missingIDs(a.memberIDs(w.Members), have)
+		for _, x := range have {
+			a.teamUsers[name] = append(a.teamUsers[name], x.ID)
+		}
+		a.teamUsers[name] = append(a.teamUsers[name], add...)
+		if len(w.Members) == 0 {
+			continue
+		}
 		if id == 0 {
 			a.rep.add("team members", name, Created, "%d", len(w.Members))
 			continue
@@ -555,6 +565,9 @@ func (a *account) inbox(ctx context.Context, w Inbox, cur []inbox) error {
 	if w.Alerts {
 		a.out.OpsInboxIdentifier = found.str("inbox_identifier")
 	}
+	if w.UrgentCalls {
+		a.out.UrgentInboxID = id
+	}
 	if w.Type == WebWidget && w.IdentityValidation && a.out.WidgetHMACToken == "" {
 		a.out.WidgetHMACToken = found.str("hmac_token")
 	}
@@ -571,9 +584,18 @@ func identityNote(w Inbox) string {
 	return ""
 }
 
-// inboxMembers adds the inbox's people; created says the inbox is new.
+// inboxMembers adds the inbox's people and its teams' members; created
+// says the inbox is new.
 func (a *account) inboxMembers(ctx context.Context, w Inbox, id int64, created bool) error {
-	if len(w.Members) == 0 {
+	want := a.memberIDs(w.Members)
+	for _, t := range w.Teams {
+		for _, uid := range a.teamUsers[strings.ToLower(strings.TrimSpace(t))] {
+			if !slices.Contains(want, uid) {
+				want = append(want, uid)
+			}
+		}
+	}
+	if len(w.Members) == 0 && len(w.Teams) == 0 {
 		return nil
 	}
 	var have struct {
@@ -582,7 +604,7 @@ func (a *account) inboxMembers(ctx context.Context, w Inbox, id int64, created b
 	if err := a.get(ctx, "inbox_members/"+strconv.FormatInt(id, 10), &have); err != nil {
 		return fmt.Errorf("list the members of inbox %q: %w", w.Name, err)
 	}
-	add := missingIDs(a.memberIDs(w.Members), have.Payload)
+	add := missingIDs(want, have.Payload)
 	if len(add) == 0 {
 		a.rep.add("inbox members", w.Name, Unchanged, "%d", len(have.Payload))
 		return nil
@@ -599,25 +621,26 @@ func (a *account) inboxMembers(ctx context.Context, w Inbox, id int64, created b
 	return nil
 }
 
-// inboxBot connects the account's bot to the inbox (set_agent_bot).
+// inboxBot connects the account's bot to the inbox, or disconnects any
+// bot from it (set_agent_bot; InboxesController#agent_bot reads it).
 func (a *account) inboxBot(ctx context.Context, w Inbox, id int64) error {
-	if !w.AgentBot {
+	want, managed := w.bot()
+	if !managed {
 		return nil
 	}
-	var cur struct {
-		AgentBot *struct {
-			ID int64 `json:"id"`
-		} `json:"agent_bot"`
+	cur, err := a.readBot(ctx, id, w.Name)
+	if err != nil {
+		return err
 	}
-	if err := a.get(ctx, "inboxes/"+strconv.FormatInt(id, 10)+"/agent_bot", &cur); err != nil {
-		return fmt.Errorf("read the bot of inbox %q: %w", w.Name, err)
+	if !want {
+		return a.inboxNoBot(ctx, w, id, cur)
 	}
-	if cur.AgentBot != nil && cur.AgentBot.ID == a.botID && a.botID != 0 {
+	if cur.id() == a.botID && a.botID != 0 {
 		a.rep.add("inbox bot", w.Name, Unchanged, a.state.AgentBot.Name)
 		return nil
 	}
 	action := Created
-	if cur.AgentBot != nil && cur.AgentBot.ID != 0 {
+	if cur.id() != 0 {
 		action = Updated
 	}
 	if err := a.write(ctx, http.MethodPost, "inboxes/"+strconv.FormatInt(id, 10)+"/set_agent_bot", map[string]any{"agent_bot": a.botID}, nil); err != nil {
@@ -625,6 +648,50 @@ func (a *account) inboxBot(ctx context.Context, w Inbox, id int64) error {
 	}
 	a.rep.add("inbox bot", w.Name, action, a.state.AgentBot.Name)
 	return nil
+}
+
+// inboxNoBot disconnects the bot an inbox has: set_agent_bot without a
+// bot (agent_bot null) destroys the inbox's AgentBotInbox.
+func (a *account) inboxNoBot(ctx context.Context, w Inbox, id int64, cur connectedBot) error {
+	if cur.id() == 0 {
+		a.rep.add("inbox bot", w.Name, Unchanged, "none")
+		return nil
+	}
+	if err := a.write(ctx, http.MethodPost, "inboxes/"+strconv.FormatInt(id, 10)+"/set_agent_bot", map[string]any{"agent_bot": nil}, nil); err != nil {
+		return fmt.Errorf("disconnect the bot from inbox %q: %w", w.Name, err)
+	}
+	why := "the inbox must have none"
+	if w.UrgentCalls {
+		why = "with a bot, chatwoot-reply would hand each urgent conversation over at once"
+	}
+	a.rep.add("inbox bot", w.Name, Updated, "%s (id %d) disconnected: %s", cur.AgentBot.Name, cur.id(), why)
+	return nil
+}
+
+// connectedBot is InboxesController#agent_bot's answer: the inbox's bot,
+// or a blank or null agent_bot when it has none.
+type connectedBot struct {
+	AgentBot *struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+	} `json:"agent_bot"`
+}
+
+// id is the connected bot's id, 0 for none.
+func (c connectedBot) id() int64 {
+	if c.AgentBot == nil {
+		return 0
+	}
+	return c.AgentBot.ID
+}
+
+// readBot reads the bot connected to inbox id.
+func (a *account) readBot(ctx context.Context, id int64, name string) (connectedBot, error) {
+	var cur connectedBot
+	if err := a.get(ctx, "inboxes/"+strconv.FormatInt(id, 10)+"/agent_bot", &cur); err != nil {
+		return cur, fmt.Errorf("read the bot of inbox %q: %w", name, err)
+	}
+	return cur, nil
 }
 
 // settings reads what only the Rails console sets: the account setting

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -19,8 +18,12 @@ type InspectOptions struct {
 	// State, when set, is compared whole (the account-level part: the
 	// account and the service user are the Platform API's); nil checks
 	// what the code needs (Minimum).
-	State      *State
-	HTTPClient *http.Client
+	State *State
+	// UrgentInboxID is chatwoot-reply's URGENT_CALL_INBOX_ID (0: unset):
+	// the inbox must exist and have no bot; unset, the minimum looks for
+	// the inbox named DefaultUrgentInboxName.
+	UrgentInboxID int64
+	HTTPClient    *http.Client
 }
 
 // Inspect reports what a run would change, without writing. Pending() on
@@ -34,10 +37,13 @@ func Inspect(ctx context.Context, o InspectOptions) (Report, error) {
 	if rep.Version, err = version(ctx, app); err != nil {
 		return rep, err
 	}
-	a := &account{api: app, id: o.AccountID, dry: true, rep: &rep, out: Outputs{Inboxes: map[string]int64{}}}
+	a := &account{api: app, id: o.AccountID, dry: true, rep: &rep, out: Outputs{Inboxes: map[string]int64{}}, urgentID: o.UrgentInboxID}
 	if o.State != nil {
 		a.state = *o.State
-		err = a.apply(ctx)
+		if err = a.apply(ctx); err == nil && a.urgentID > 0 && a.out.UrgentInboxID != 0 && a.urgentID != a.out.UrgentInboxID {
+			rep.add("setting", "URGENT_CALL_INBOX_ID", Updated, "is %d; the setup file's urgent-calls inbox is %d (the chatwoot_setup role passes it to the openfaas role)",
+				a.urgentID, a.out.UrgentInboxID)
+		}
 	} else {
 		err = a.minimum(ctx)
 	}
@@ -51,8 +57,8 @@ func Inspect(ctx context.Context, o InspectOptions) (Report, error) {
 // minimum checks what the code relies on: the labels it sets, the contact
 // attributes contact sync writes, a web widget with identity validation
 // (or no widget visitor is ever a proven guest), an API inbox for the
-// alerts, and the account's bot posting to llm-query and connected to an
-// inbox.
+// alerts, the urgent-calls inbox without a bot, and the account's bot
+// posting to llm-query and connected to an inbox.
 func (a *account) minimum(ctx context.Context) error {
 	a.presence = true
 	a.state = State{Labels: RequiredLabels(), ContactAttributes: RequiredAttributes()}
@@ -89,6 +95,9 @@ func (a *account) minimum(ctx context.Context) error {
 	} else {
 		a.rep.add("inbox", apiInbox, Unchanged, "api")
 	}
+	if err := a.urgentInbox(ctx, inboxes.Payload); err != nil {
+		return err
+	}
 	var bots []bot
 	if err := a.get(ctx, "agent_bots", &bots); err != nil {
 		return fmt.Errorf("list agent bots: %w", err)
@@ -106,15 +115,11 @@ func (a *account) minimum(ctx context.Context) error {
 	}
 	var on []string
 	for _, in := range inboxes.Payload {
-		var cur struct {
-			AgentBot *struct {
-				ID int64 `json:"id"`
-			} `json:"agent_bot"`
+		cur, err := a.readBot(ctx, in.id(), in.str("name"))
+		if err != nil {
+			return err
 		}
-		if err := a.get(ctx, "inboxes/"+strconv.FormatInt(in.id(), 10)+"/agent_bot", &cur); err != nil {
-			return fmt.Errorf("read the bot of inbox %q: %w", in.str("name"), err)
-		}
-		if cur.AgentBot != nil && cur.AgentBot.ID == ours.ID {
+		if cur.id() == ours.ID {
 			on = append(on, in.str("name"))
 		}
 	}
@@ -123,5 +128,37 @@ func (a *account) minimum(ctx context.Context) error {
 	} else {
 		a.rep.add("inbox bot", ours.Name, Unchanged, strings.Join(on, ", "))
 	}
+	return nil
+}
+
+// urgentInbox checks the inbox urgent missed calls open in
+// (URGENT_CALL_INBOX_ID's, else the one named DefaultUrgentInboxName): it
+// is there, and no bot is connected to it.
+func (a *account) urgentInbox(ctx context.Context, all []inbox) error {
+	var found inbox
+	for _, in := range all {
+		if (a.urgentID > 0 && in.id() == a.urgentID) || (a.urgentID == 0 && in.str("name") == DefaultUrgentInboxName) {
+			found = in
+			break
+		}
+	}
+	switch {
+	case found == nil && a.urgentID > 0:
+		a.rep.add("inbox", "urgent calls", Created, "URGENT_CALL_INBOX_ID %d is no inbox of account %d", a.urgentID, a.id)
+		return nil
+	case found == nil:
+		a.rep.add("inbox", "urgent calls", Created, "no inbox %q and URGENT_CALL_INBOX_ID unset: urgent missed calls open in the contact inbox", DefaultUrgentInboxName)
+		return nil
+	}
+	name := found.str("name")
+	cur, err := a.readBot(ctx, found.id(), name)
+	if err != nil {
+		return err
+	}
+	if cur.id() != 0 {
+		a.rep.add("inbox bot", name, Updated, "%s (id %d) is connected to the urgent-calls inbox: chatwoot-reply would hand each urgent conversation over at once", cur.AgentBot.Name, cur.id())
+		return nil
+	}
+	a.rep.add("inbox", name, Unchanged, "urgent calls (id %d), no bot", found.id())
 	return nil
 }

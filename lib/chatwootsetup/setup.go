@@ -1,7 +1,8 @@
 // Package chatwootsetup sets a Chatwoot account up as code: the account,
 // an administrator to act as, agents and their roles, teams, inboxes (a
 // web widget with identity validation, e-mail with IMAP in and SMTP out,
-// an API inbox for operations alerts), the labels and contact attributes
+// an API inbox for operations alerts, an API inbox without the bot for
+// urgent missed calls), the labels and contact attributes
 // the code uses, and the agent bot in the account with its secret. It
 // reads what is there and writes only what differs, so a second run makes
 // no write and a partly set-up account is completed; Inspect does the
@@ -55,6 +56,9 @@ type Outputs struct {
 	// ContactInboxID is the contact_sync inbox (CHATWOOT_CONTACT_INBOX_ID).
 	ContactInboxID int64 `json:"contact_inbox_id,omitempty"`
 	AgentBotID     int64 `json:"agent_bot_id,omitempty"`
+	// UrgentInboxID is the urgent_calls inbox: chatwoot-reply's
+	// URGENT_CALL_INBOX_ID (lib/urgentcall); absent when the file has none.
+	UrgentInboxID int64 `json:"urgent_inbox_id,omitempty"`
 	// Branding is the setup file's, for the role's Rails runner to set.
 	Branding map[string]string `json:"branding,omitempty"`
 	// Secrets: never in the JSON file; WriteOutputs writes each to its own

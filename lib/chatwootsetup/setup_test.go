@@ -1,8 +1,13 @@
 package chatwootsetup_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,10 +101,12 @@ func TestFirstRunCreatesEverythingSecondChangesNothing(t *testing.T) {
 	}
 	for _, key := range []string{"account Harbor Stays", "service user concierge-automation@example.com", "agent " + agentEmail,
 		"label ai-handoff", "contact attribute check_in", "team guest support", "team members guest support",
-		"agent bot Concierge", "inbox Website", "inbox Email", "inbox Operations", "inbox members Website",
-		"inbox bot Website", "inbox bot Email"} {
+		"agent bot Concierge", "inbox Website", "inbox Email", "inbox Operations", "inbox Urgent calls", "inbox members Website",
+		"inbox members Urgent calls", "inbox bot Website", "inbox bot Email"} {
 		wantAction(t, rep, key, chatwootsetup.Created, "")
 	}
+	// The urgent-calls inbox is made without the bot: nothing to undo.
+	wantAction(t, rep, "inbox bot Urgent calls", chatwootsetup.Unchanged, "none")
 	// What no API sets is reported, not written.
 	wantAction(t, rep, "account setting keep_pending_on_bot_failure", chatwootsetup.Console, "Account.find(")
 	wantAction(t, rep, "installation branding", chatwootsetup.Console, "BRAND_NAME, INSTALLATION_NAME")
@@ -122,7 +129,7 @@ func TestFirstRunCreatesEverythingSecondChangesNothing(t *testing.T) {
 	for _, in := range fake.Inboxes(out.AccountID) {
 		inboxes[in.Name] = in
 	}
-	web, mail, ops := inboxes["Website"], inboxes["Email"], inboxes["Operations"]
+	web, mail, ops, urgent := inboxes["Website"], inboxes["Email"], inboxes["Operations"], inboxes["Urgent calls"]
 	if web.ChannelType != "Channel::WebWidget" || web.Channel["hmac_mandatory"] != true || web.Channel["website_url"] != "https://www.example.com" {
 		t.Errorf("website inbox %+v", web)
 	}
@@ -133,6 +140,14 @@ func TestFirstRunCreatesEverythingSecondChangesNothing(t *testing.T) {
 	}
 	if ops.ChannelType != "Channel::Api" {
 		t.Errorf("operations inbox %+v", ops)
+	}
+	// Urgent calls: an API inbox, no webhook, the team's members as its
+	// agents (the team's, not the file's inbox members), no bot.
+	if urgent.ChannelType != "Channel::Api" || urgent.Channel["webhook_url"] != "" || out.UrgentInboxID != urgent.ID || urgent.ID == 0 {
+		t.Errorf("urgent inbox %+v, output %d", urgent, out.UrgentInboxID)
+	}
+	if m := fake.InboxMembers(urgent.ID); !sameIDs(m, []int64{users[agentEmail], users[adminEmail]}) {
+		t.Errorf("urgent inbox members %v, want the team's %d and %d", m, users[agentEmail], users[adminEmail])
 	}
 	if !slices.Equal(fake.InboxMembers(web.ID), []int64{users[agentEmail]}) {
 		t.Errorf("website members %v", fake.InboxMembers(web.ID))
@@ -176,8 +191,9 @@ func TestFirstRunCreatesEverythingSecondChangesNothing(t *testing.T) {
 	if b.AccountID != out.AccountID || b.OutgoingURL != "https://gateway.example.com/function/llm-query" {
 		t.Errorf("bot %+v", b)
 	}
-	if fake.InboxBot(web.ID) != b.ID || fake.InboxBot(mail.ID) != b.ID || fake.InboxBot(ops.ID) != 0 {
-		t.Errorf("bot on inboxes: website %d, email %d, operations %d", fake.InboxBot(web.ID), fake.InboxBot(mail.ID), fake.InboxBot(ops.ID))
+	if fake.InboxBot(web.ID) != b.ID || fake.InboxBot(mail.ID) != b.ID || fake.InboxBot(ops.ID) != 0 || fake.InboxBot(urgent.ID) != 0 {
+		t.Errorf("bot on inboxes: website %d, email %d, operations %d, urgent calls %d", fake.InboxBot(web.ID), fake.InboxBot(mail.ID),
+			fake.InboxBot(ops.ID), fake.InboxBot(urgent.ID))
 	}
 	if out.WebhookSecret != b.Secret || out.BotToken != fake.AgentBotToken(b.ID) || out.BotToken == "" {
 		t.Errorf("bot secret/token not read back")
@@ -211,8 +227,10 @@ func TestFirstRunCreatesEverythingSecondChangesNothing(t *testing.T) {
 		}
 	}
 	ids, _ := os.ReadFile(filepath.Join(dir, chatwootsetup.FileIDs))
-	if strings.Contains(string(ids), out.AdminToken) || !strings.Contains(string(ids), `"contact_inbox_id"`) {
-		t.Errorf("ids file %s", ids)
+	var idsJSON map[string]any
+	if err := json.Unmarshal(ids, &idsJSON); err != nil || strings.Contains(string(ids), out.AdminToken) || idsJSON["contact_inbox_id"] != float64(web.ID) ||
+		idsJSON["urgent_inbox_id"] != float64(urgent.ID) {
+		t.Errorf("ids file %s (%v)", ids, err)
 	}
 
 	// Second run: nothing to do, and not one write.
@@ -225,7 +243,7 @@ func TestFirstRunCreatesEverythingSecondChangesNothing(t *testing.T) {
 		t.Errorf("second run: %+v", again.Changes)
 	}
 	if again.Outputs.WebhookSecret != out.WebhookSecret || again.Outputs.BotToken != out.BotToken || again.Outputs.AdminToken != out.AdminToken ||
-		again.Outputs.AccountID != out.AccountID || again.Outputs.ContactInboxID != out.ContactInboxID {
+		again.Outputs.AccountID != out.AccountID || again.Outputs.ContactInboxID != out.ContactInboxID || again.Outputs.UrgentInboxID != out.UrgentInboxID {
 		t.Errorf("second run's outputs differ: %+v", again.Outputs)
 	}
 
@@ -261,7 +279,7 @@ func TestCompletesPartlySetUpAccount(t *testing.T) {
 	// validation, some attributes, no labels, no team, no bot.
 	partial := full
 	web := full.Inboxes[0]
-	web.IdentityValidation, web.AgentBot, web.Members = false, false, nil
+	web.IdentityValidation, web.AgentBot, web.Members = false, nil, nil
 	partial.Inboxes = []chatwootsetup.Inbox{web}
 	partial.Labels = nil
 	partial.ContactAttributes = full.ContactAttributes[:3]
@@ -280,6 +298,7 @@ func TestCompletesPartlySetUpAccount(t *testing.T) {
 	wantAction(t, rep, "inbox Website", chatwootsetup.Updated, "hmac_mandatory")
 	wantAction(t, rep, "inbox Email", chatwootsetup.Created, "")
 	wantAction(t, rep, "inbox Operations", chatwootsetup.Created, "")
+	wantAction(t, rep, "inbox Urgent calls", chatwootsetup.Created, "api")
 	wantAction(t, rep, "label ai-handoff", chatwootsetup.Created, "")
 	wantAction(t, rep, "contact attribute guesty_guest_id", chatwootsetup.Unchanged, "")
 	wantAction(t, rep, "contact attribute check_in", chatwootsetup.Created, "")
@@ -305,7 +324,7 @@ func TestCompletesPartlySetUpAccount(t *testing.T) {
 			t.Errorf("bot URL %s", b.OutgoingURL)
 		}
 	}
-	if len(fake.AttributeDefinitions(acct)) != 7 || len(fake.Inboxes(acct)) != 3 {
+	if len(fake.AttributeDefinitions(acct)) != 7 || len(fake.Inboxes(acct)) != 4 || rep.Outputs.UrgentInboxID == 0 {
 		t.Errorf("attributes %d, inboxes %d", len(fake.AttributeDefinitions(acct)), len(fake.Inboxes(acct)))
 	}
 	for _, in := range fake.Inboxes(acct) {
@@ -330,6 +349,175 @@ func TestCompletesPartlySetUpAccount(t *testing.T) {
 	wantAction(t, rep, "inbox Email", chatwootsetup.Updated, "smtp_address, smtp_domain")
 	if w := fake.Writes(); len(w) != 1 || !strings.Contains(string(w[0].Body), `"smtp_enabled":true`) || strings.Contains(string(w[0].Body), "imap_") {
 		t.Errorf("writes %+v", w)
+	}
+}
+
+// sameIDs compares two sets of ids.
+func sameIDs(a, b []int64) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// api calls the fake's account API as token and decodes the answer into
+// out; it returns the status.
+func api(t *testing.T, fake *chatwoottest.Server, token, method string, acct int64, path string, body, out any) int {
+	t.Helper()
+	var in io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, fmt.Sprintf("%s/api/v1/accounts/%d/%s", fake.URL, acct, path), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("api_access_token", token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if out != nil && res.StatusCode < 300 {
+		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// urgentInbox is the shipped file's urgent-calls inbox.
+func urgentInbox(t *testing.T, st chatwootsetup.State) chatwootsetup.Inbox {
+	t.Helper()
+	i := slices.IndexFunc(st.Inboxes, func(in chatwootsetup.Inbox) bool { return in.UrgentCalls })
+	if i < 0 {
+		t.Fatalf("no urgent_calls inbox in %+v", st.Inboxes)
+	}
+	return st.Inboxes[i]
+}
+
+func TestUrgentCallsInbox(t *testing.T) {
+	fake := chatwoottest.New(t)
+	token := fake.AddPlatformApp()
+	full := fullState(t)
+	if in := urgentInbox(t, full); in.Name != chatwootsetup.DefaultUrgentInboxName || in.Type != chatwootsetup.API ||
+		in.WebhookURL != "" || in.AgentBot == nil || *in.AgentBot || !slices.Equal(in.Teams, []string{"guest support"}) {
+		t.Fatalf("shipped urgent inbox %+v", in)
+	}
+
+	// Set up before the inbox was in the file; then someone made it by
+	// hand with the bot on it and one agent of the team.
+	partial := full
+	partial.Inboxes = slices.DeleteFunc(slices.Clone(full.Inboxes), func(in chatwootsetup.Inbox) bool { return in.UrgentCalls })
+	first := run(t, options(fake, token, partial))
+	acct, admin := first.Outputs.AccountID, first.Outputs.AdminToken
+	if first.Outputs.UrgentInboxID != 0 {
+		t.Fatalf("urgent inbox id %d without the inbox", first.Outputs.UrgentInboxID)
+	}
+	users := map[string]int64{}
+	for _, u := range fake.Users() {
+		users[u.Email] = u.ID
+	}
+	var made struct {
+		ID int64 `json:"id"`
+	}
+	if st := api(t, fake, admin, http.MethodPost, acct, "inboxes", map[string]any{"name": "Urgent calls", "channel": map[string]any{"type": "api"}}, &made); st != http.StatusOK {
+		t.Fatalf("create inbox: %d", st)
+	}
+	if st := api(t, fake, admin, http.MethodPost, acct, fmt.Sprintf("inboxes/%d/set_agent_bot", made.ID), map[string]any{"agent_bot": first.Outputs.AgentBotID}, nil); st != http.StatusOK ||
+		fake.InboxBot(made.ID) != first.Outputs.AgentBotID {
+		t.Fatalf("connect the bot by hand: %d, bot %d", st, fake.InboxBot(made.ID))
+	}
+	if st := api(t, fake, admin, http.MethodPost, acct, "inbox_members", map[string]any{"inbox_id": made.ID, "user_ids": []int64{users[agentEmail]}}, nil); st != http.StatusOK {
+		t.Fatalf("add a member by hand: %d", st)
+	}
+
+	fake.Reset()
+	rep := run(t, options(fake, token, full))
+	wantAction(t, rep, "inbox Urgent calls", chatwootsetup.Unchanged, "api")
+	wantAction(t, rep, "inbox bot Urgent calls", chatwootsetup.Updated, "Concierge (id ")
+	wantAction(t, rep, "inbox members Urgent calls", chatwootsetup.Updated, "1 added")
+	if rep.Outputs.UrgentInboxID != made.ID {
+		t.Errorf("urgent inbox id %d, want the existing %d", rep.Outputs.UrgentInboxID, made.ID)
+	}
+	if fake.InboxBot(made.ID) != 0 || fake.InboxBot(rep.Outputs.ContactInboxID) != rep.Outputs.AgentBotID {
+		t.Errorf("bots: urgent calls %d, website %d", fake.InboxBot(made.ID), fake.InboxBot(rep.Outputs.ContactInboxID))
+	}
+	if m := fake.InboxMembers(made.ID); !sameIDs(m, []int64{users[agentEmail], users[adminEmail]}) {
+		t.Errorf("urgent inbox members %v", m)
+	}
+	// Two writes: the members, and set_agent_bot without a bot.
+	w := fake.Writes()
+	detach := slices.IndexFunc(w, func(r chatwoottest.Request) bool {
+		return r.Path == fmt.Sprintf("/api/v1/accounts/%d/inboxes/%d/set_agent_bot", acct, made.ID) && string(r.Body) == `{"agent_bot":null}` && r.Status == http.StatusOK
+	})
+	if len(w) != 2 || detach < 0 {
+		t.Errorf("writes %+v", w)
+	}
+
+	// Completed: the next run writes nothing and says so.
+	fake.Reset()
+	again := run(t, options(fake, token, full))
+	if w := fake.Writes(); len(w) != 0 {
+		t.Errorf("run after completing wrote %+v", w)
+	}
+	wantAction(t, again, "inbox bot Urgent calls", chatwootsetup.Unchanged, "none")
+	if again.Outputs.UrgentInboxID != made.ID {
+		t.Errorf("urgent inbox id %d", again.Outputs.UrgentInboxID)
+	}
+
+	// urgent_calls alone (agent_bot left out) keeps the inbox without a bot.
+	if st := api(t, fake, admin, http.MethodPost, acct, fmt.Sprintf("inboxes/%d/set_agent_bot", made.ID), map[string]any{"agent_bot": first.Outputs.AgentBotID}, nil); st != http.StatusOK {
+		t.Fatalf("connect the bot by hand: %d", st)
+	}
+	implicit := full
+	implicit.Inboxes = slices.Clone(full.Inboxes)
+	for i := range implicit.Inboxes {
+		if implicit.Inboxes[i].UrgentCalls {
+			implicit.Inboxes[i].AgentBot = nil
+		}
+	}
+	wantAction(t, run(t, options(fake, token, implicit)), "inbox bot Urgent calls", chatwootsetup.Updated, "disconnected")
+	if fake.InboxBot(made.ID) != 0 {
+		t.Errorf("urgent inbox kept bot %d", fake.InboxBot(made.ID))
+	}
+
+	// Why no bot: what the bot's token opens in its own inbox starts
+	// pending (the bot's), in the urgent-calls inbox open (a person's).
+	guest := fake.AddContact(chatwoottest.Contact{AccountID: acct, Name: "Guest"})
+	for inbox, want := range map[int64]string{made.ID: "open", rep.Outputs.ContactInboxID: "pending"} {
+		var conv struct {
+			Status string `json:"status"`
+		}
+		st := api(t, fake, rep.Outputs.BotToken, http.MethodPost, acct, "conversations", map[string]any{"inbox_id": inbox, "contact_id": guest.ID}, &conv)
+		if st != http.StatusOK || conv.Status != want {
+			t.Errorf("conversation in inbox %d: %d %q, want %q", inbox, st, conv.Status, want)
+		}
+	}
+
+	// The name is the setup's to choose.
+	renamed := map[string]string{"CHATWOOT_URGENT_INBOX_NAME": "Missed calls"}
+	for k, v := range env {
+		renamed[k] = v
+	}
+	st, err := chatwootsetup.Load(shippedFile, config.FromMap(renamed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := urgentInbox(t, st); in.Name != "Missed calls" {
+		t.Errorf("renamed: %q", in.Name)
+	}
+	st.Teams[0].Members = []string{agentEmail}
+	st.Agents = []chatwootsetup.Agent{{Name: "Ana", Email: agentEmail}}
+	other := chatwoottest.New(t)
+	out := run(t, options(other, other.AddPlatformApp(), st)).Outputs
+	if out.UrgentInboxID == 0 || out.Inboxes["Missed calls"] != out.UrgentInboxID {
+		t.Errorf("renamed inbox: %+v", out)
 	}
 }
 
@@ -408,7 +596,7 @@ func TestInspect(t *testing.T) {
 		missing = append(missing, c.Kind+" "+c.Name)
 	}
 	for _, want := range []string{"label ai-handoff", "contact attribute check_in", "inbox web widget", "inbox operations alerts",
-		"agent bot /function/llm-query", "account setting keep_pending_on_bot_failure", "installation onboarding"} {
+		"inbox urgent calls", "agent bot /function/llm-query", "account setting keep_pending_on_bot_failure", "installation onboarding"} {
 		if !slices.Contains(missing, want) {
 			t.Errorf("missing %v, want %q among them", missing, want)
 		}
@@ -436,6 +624,41 @@ func TestInspect(t *testing.T) {
 	}
 	if p := inspect(&st, out.AdminToken, 1).Pending(); len(p) != 0 {
 		t.Errorf("whole state after setup: %+v", p)
+	}
+	if w := fake.Writes(); len(w) != 0 {
+		t.Fatalf("inspect wrote: %+v", w)
+	}
+
+	// URGENT_CALL_INBOX_ID: the setup's inbox passes; another id is
+	// reported, as is an id the file's inbox does not have.
+	urgent := out.UrgentInboxID
+	inspectUrgent := func(st *chatwootsetup.State, id int64) []chatwootsetup.Change {
+		t.Helper()
+		rep, err := chatwootsetup.Inspect(context.Background(), chatwootsetup.InspectOptions{BaseURL: fake.URL, AccountID: 1, Token: out.AdminToken, State: st, UrgentInboxID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Pending()
+	}
+	if p := inspectUrgent(nil, urgent); len(p) != 0 {
+		t.Errorf("minimum with URGENT_CALL_INBOX_ID %d: %+v", urgent, p)
+	}
+	if p := inspectUrgent(nil, 999); len(p) != 1 || p[0].Kind+" "+p[0].Name != "inbox urgent calls" || !strings.Contains(p[0].Detail, "URGENT_CALL_INBOX_ID 999") {
+		t.Errorf("minimum with an unknown inbox: %+v", p)
+	}
+	if p := inspectUrgent(&st, out.ContactInboxID); len(p) != 1 || p[0].Name != "URGENT_CALL_INBOX_ID" || p[0].Action != chatwootsetup.Updated {
+		t.Errorf("whole state with another inbox's id: %+v", p)
+	}
+	// The bot connected to it by hand: both views report it.
+	if st := api(t, fake, out.AdminToken, http.MethodPost, 1, fmt.Sprintf("inboxes/%d/set_agent_bot", urgent), map[string]any{"agent_bot": out.AgentBotID}, nil); st != http.StatusOK {
+		t.Fatalf("set_agent_bot: %d", st)
+	}
+	fake.Reset()
+	for name, s := range map[string]*chatwootsetup.State{"minimum": nil, "whole state": &st} {
+		p := inspectUrgent(s, 0)
+		if len(p) != 1 || p[0].Kind+" "+p[0].Name != "inbox bot Urgent calls" || p[0].Action != chatwootsetup.Updated {
+			t.Errorf("%s with the bot on the urgent inbox: %+v", name, p)
+		}
 	}
 	if w := fake.Writes(); len(w) != 0 {
 		t.Fatalf("inspect wrote: %+v", w)
@@ -478,6 +701,10 @@ inboxes:
 		{"contact sync in e-mail", "account: {name: a}\nservice_user: {name: a, email: a@b}\ninboxes: [{name: m, type: email, contact_sync: true}]", "contact sync needs a web widget or API inbox"},
 		{"member unknown", "account: {name: a}\nservice_user: {name: a, email: a@b}\nteams: [{name: t, members: [z@b]}]", "z@b is not the service user"},
 		{"bad label", "account: {name: a}\nservice_user: {name: a, email: a@b}\nlabels: [{title: 'two words'}]", "letters, digits"},
+		{"urgent calls with the bot", "account: {name: a}\nservice_user: {name: a, email: a@b}\nagent_bot: {name: b, url: 'https://a.b/function/llm-query'}\ninboxes: [{name: u, type: api, urgent_calls: true, agent_bot: true}]", "must not have the agent bot"},
+		{"urgent calls in a widget", "account: {name: a}\nservice_user: {name: a, email: a@b}\ninboxes: [{name: u, type: web_widget, website_url: 'https://a.b', urgent_calls: true}]", "urgent calls go to an API inbox"},
+		{"two urgent inboxes", "account: {name: a}\nservice_user: {name: a, email: a@b}\ninboxes: [{name: u, type: api, urgent_calls: true}, {name: v, type: api, urgent_calls: true}]", "one urgent_calls"},
+		{"inbox of an unknown team", "account: {name: a}\nservice_user: {name: a, email: a@b}\nteams: [{name: support}]\ninboxes: [{name: u, type: api, teams: [sales]}]", `team "sales" is not one of teams`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := chatwootsetup.Parse([]byte(tc.yaml), config.FromMap(nil))

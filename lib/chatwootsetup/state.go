@@ -81,6 +81,10 @@ const (
 // channelTypes are the Inbox#channel_type of each type.
 var channelTypes = map[string]string{WebWidget: "Channel::WebWidget", Email: "Channel::Email", API: "Channel::Api"}
 
+// DefaultUrgentInboxName is the urgent-calls inbox's name in the shipped
+// setup file; the doctor looks for it when URGENT_CALL_INBOX_ID is unset.
+const DefaultUrgentInboxName = "Urgent calls"
+
 // Inbox is an inbox of one of the three types the setup makes.
 type Inbox struct {
 	Name string `yaml:"name"`
@@ -88,8 +92,13 @@ type Inbox struct {
 	// Members are the agents' e-mails that see the inbox (administrators
 	// see every inbox).
 	Members []string `yaml:"members"`
-	// AgentBot connects the account's agent bot to the inbox.
-	AgentBot bool `yaml:"agent_bot"`
+	// Teams are teams (by name, of Teams) whose members, as Chatwoot has
+	// them, are made members of the inbox too.
+	Teams []string `yaml:"teams"`
+	// AgentBot: true connects the account's agent bot to the inbox, false
+	// disconnects any bot from it, unset leaves the inbox's bot alone (an
+	// UrgentCalls inbox is kept without one).
+	AgentBot *bool `yaml:"agent_bot"`
 	// ContactSync marks the inbox contact sync creates contacts in
 	// (CHATWOOT_CONTACT_INBOX_ID). A web widget or API inbox: Chatwoot
 	// needs an e-mail for a contact of an e-mail inbox.
@@ -97,6 +106,11 @@ type Inbox struct {
 	// Alerts marks the API inbox alert-bridge posts operations alerts to
 	// (its identifier is the openfaas_chatwoot_ops_inbox secret).
 	Alerts bool `yaml:"alerts"`
+	// UrgentCalls marks the API inbox chatwoot-reply opens urgent missed
+	// calls in (URGENT_CALL_INBOX_ID, lib/urgentcall). It never has the
+	// agent bot: a conversation opened in a bot's inbox goes to the bot,
+	// and chatwoot-reply would hand each one over at once.
+	UrgentCalls bool `yaml:"urgent_calls"`
 	// IdentityValidation is the channel's hmac_mandatory: Chatwoot accepts
 	// a contact's identifier only with the website's HMAC of it, which is
 	// what makes a widget visitor a proven guest (lib/guests).
@@ -117,6 +131,19 @@ type Inbox struct {
 
 	// API channel: where Chatwoot posts the inbox's events ("" for none).
 	WebhookURL string `yaml:"webhook_url"`
+}
+
+// bot says what the setup does with the inbox's agent bot: managed is
+// false when it leaves it alone, else want is whether the account's bot
+// is connected (true) or no bot at all (false).
+func (in Inbox) bot() (want, managed bool) {
+	switch {
+	case in.AgentBot != nil:
+		return *in.AgentBot, true
+	case in.UrgentCalls:
+		return false, true
+	}
+	return false, false
 }
 
 // Mail is an IMAP or SMTP server of an e-mail inbox.
@@ -331,8 +358,12 @@ func (st State) Validate() error {
 			member("team "+t.Name, m)
 		}
 	}
+	teams := map[string]bool{}
+	for _, t := range st.Teams {
+		teams[strings.ToLower(strings.TrimSpace(t.Name))] = true
+	}
 	names := map[string]bool{}
-	contact, alerts, bots := 0, 0, 0
+	contact, alerts, urgent, bots := 0, 0, 0, 0
 	for _, in := range st.Inboxes {
 		where := fmt.Sprintf("inbox %q", in.Name)
 		switch {
@@ -348,6 +379,11 @@ func (st State) Validate() error {
 		for _, m := range in.Members {
 			member(where, m)
 		}
+		for _, t := range in.Teams {
+			if !teams[strings.ToLower(strings.TrimSpace(t))] {
+				bad("%s: team %q is not one of teams", where, t)
+			}
+		}
 		if in.ContactSync {
 			contact++
 			if in.Type == Email {
@@ -360,7 +396,16 @@ func (st State) Validate() error {
 				bad("%s: alerts go to an API inbox", where)
 			}
 		}
-		if in.AgentBot {
+		if in.UrgentCalls {
+			urgent++
+			switch {
+			case in.Type != API:
+				bad("%s: urgent calls go to an API inbox (nothing there can reach the guest)", where)
+			case in.AgentBot != nil && *in.AgentBot:
+				bad("%s: the urgent-calls inbox must not have the agent bot (chatwoot-reply would hand each urgent conversation over at once)", where)
+			}
+		}
+		if want, _ := in.bot(); want {
 			bots++
 		}
 		if in.IdentityValidation && in.Type == Email {
@@ -377,8 +422,8 @@ func (st State) Validate() error {
 			}
 		}
 	}
-	if contact > 1 || alerts > 1 {
-		bad("one inbox at most may have contact_sync, and one alerts")
+	if contact > 1 || alerts > 1 || urgent > 1 {
+		bad("one inbox at most may have contact_sync, one alerts and one urgent_calls")
 	}
 	if bots > 0 {
 		u, err := url.Parse(st.AgentBot.URL)

@@ -4,20 +4,24 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/chatwootsetup"
 	"github.com/harborstays/concierge/lib/config"
+	"github.com/harborstays/concierge/lib/urgentcall"
 )
 
 // chatwootSetup reports what is missing from the account's setup
 // (lib/chatwootsetup, read-only): with CHATWOOT_SETUP_FILE, everything the
 // file declares; without, what the code needs — the hand-off label, the
 // contact attributes contact sync writes, a web widget with identity
-// validation, an API inbox for alerts, the account's bot on an inbox —
-// and what only the Rails console sets (keep_pending_on_bot_failure, the
-// first-run onboarding closed, the branding).
+// validation, an API inbox for alerts, the urgent-calls inbox without a
+// bot (URGENT_CALL_INBOX_ID's, else the one named "Urgent calls"), the
+// account's bot on an inbox — and what only the Rails console sets
+// (keep_pending_on_bot_failure, the first-run onboarding closed, the
+// branding).
 func (d *Doctor) chatwootSetup(ctx context.Context, cfg *config.Config) Result {
 	ci := d.chatwootState(ctx)
 	if r := d.chatwootPrecheck(ci, false); r != nil {
@@ -35,6 +39,15 @@ func (d *Doctor) chatwootSetup(ctx context.Context, cfg *config.Config) Result {
 	if token == "" {
 		return Skipped("not checked: no agent's token to read account %d with (see the token lines)", ci.account)
 	}
+	var urgent int64
+	if raw := cfg.String(urgentcall.SettingInboxID); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n <= 0 {
+			return Failed(fmt.Sprintf("URGENT_CALL_INBOX_ID %q is not an inbox id", raw),
+				"URGENT_CALL_INBOX_ID: the urgent-calls inbox's id (chatwoot-setup.json's urgent_inbox_id), or unset")
+		}
+		urgent = n
+	}
 	var state *chatwootsetup.State
 	if path := cfg.String(chatwootsetup.SettingFile); path != "" {
 		st, err := chatwootsetup.Load(path, d.o.Lookup)
@@ -44,7 +57,7 @@ func (d *Doctor) chatwootSetup(ctx context.Context, cfg *config.Config) Result {
 		state = &st
 	}
 	rep, err := chatwootsetup.Inspect(ctx, chatwootsetup.InspectOptions{BaseURL: ci.base, AccountID: ci.account, Token: token,
-		State: state, HTTPClient: d.o.HTTPClient})
+		State: state, UrgentInboxID: urgent, HTTPClient: d.o.HTTPClient})
 	switch status := chatwoot.StatusOf(err); {
 	case status == http.StatusUnauthorized || status == http.StatusNotFound:
 		return Skipped("not checked: account %d cannot be read with an administrator's token (see chatwoot account): %v", ci.account, err)

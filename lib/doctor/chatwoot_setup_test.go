@@ -1,6 +1,11 @@
 package doctor
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,7 +41,7 @@ func TestChatwootSetup(t *testing.T) {
 		t.Fatalf("before setup: %+v", r)
 	}
 	for _, want := range []string{"missing label ai-handoff", "missing contact attribute guesty_guest_id", "missing contact attribute check_out",
-		"missing inbox web widget", "missing inbox operations alerts", "missing agent bot /function/llm-query",
+		"missing inbox web widget", "missing inbox operations alerts", "missing inbox urgent calls", "missing agent bot /function/llm-query",
 		"account setting keep_pending_on_bot_failure", "installation onboarding (still open"} {
 		if !strings.Contains(r.Found, want) {
 			t.Errorf("before setup: %q lacks %q", r.Found, want)
@@ -68,6 +73,19 @@ func TestChatwootSetup(t *testing.T) {
 		t.Errorf("after setup: %+v", r)
 	}
 
+	// URGENT_CALL_INBOX_ID: the setup's inbox passes; an inbox that is not
+	// there, or a value that is no id, fails.
+	urgent := strconv.FormatInt(rep.Outputs.UrgentInboxID, 10)
+	if r := check("URGENT_CALL_INBOX_ID", urgent); r.State != OK || rep.Outputs.UrgentInboxID == 0 {
+		t.Errorf("URGENT_CALL_INBOX_ID %s: %+v", urgent, r)
+	}
+	if r := check("URGENT_CALL_INBOX_ID", "999"); r.State != Fail || !strings.Contains(r.Found, "missing inbox urgent calls (URGENT_CALL_INBOX_ID 999") {
+		t.Errorf("URGENT_CALL_INBOX_ID 999: %+v", r)
+	}
+	if r := check("URGENT_CALL_INBOX_ID", "urgent"); r.State != Fail || !strings.HasPrefix(r.Fix, "URGENT_CALL_INBOX_ID") {
+		t.Errorf("URGENT_CALL_INBOX_ID urgent: %+v", r)
+	}
+
 	// With the setup file, the branding it declares counts too.
 	withFile := []string{"CHATWOOT_SETUP_FILE", "../../ansible/roles/chatwoot_setup/files/chatwoot.yml",
 		"CHATWOOT_CONTACTS_TOKEN", rep.Outputs.AdminToken}
@@ -78,6 +96,24 @@ func TestChatwootSetup(t *testing.T) {
 	fake.SetInstallationConfig("BRAND_NAME", "Concierge")
 	if r := check(withFile...); r.State != OK || !strings.Contains(r.Found, "CHATWOOT_SETUP_FILE") {
 		t.Errorf("with the file: %+v", r)
+	}
+
+	// The bot connected to the urgent-calls inbox by hand: both checks
+	// name it; the setup disconnects it.
+	connect := map[string]any{"agent_bot": rep.Outputs.AgentBotID}
+	if st := post(t, fake.URL, rep.Outputs.AdminToken, fmt.Sprintf("/api/v1/accounts/1/inboxes/%s/set_agent_bot", urgent), connect); st != http.StatusOK {
+		t.Fatalf("set_agent_bot: %d", st)
+	}
+	for _, env := range [][]string{nil, withFile, {"URGENT_CALL_INBOX_ID", urgent}} {
+		if r := check(env...); r.State != Fail || !strings.Contains(r.Found, "differs inbox bot Urgent calls") || !strings.Contains(r.Fix, "concierge chatwoot-setup") {
+			t.Errorf("bot on the urgent inbox, %v: %+v", env, r)
+		}
+	}
+	if _, err := chatwootsetup.Run(t.Context(), chatwootsetup.Options{BaseURL: fake.URL, PlatformToken: token, AccountID: 1, State: st}); err != nil {
+		t.Fatal(err)
+	}
+	if r := check(withFile...); r.State != OK {
+		t.Errorf("after the setup disconnected the bot: %+v", r)
 	}
 	if r := check("CHATWOOT_SETUP_FILE", "testdata/nope.yml"); r.State != Fail || !strings.HasPrefix(r.Fix, "CHATWOOT_SETUP_FILE") {
 		t.Errorf("missing file: %+v", r)
@@ -91,4 +127,25 @@ func TestChatwootSetup(t *testing.T) {
 	if w := fake.Writes(); len(w) != 0 {
 		t.Errorf("the doctor wrote: %+v", w)
 	}
+}
+
+// post sends a JSON body to the fake as token and returns the status.
+func post(t *testing.T, base, token, path string, body any) int {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("api_access_token", token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }

@@ -148,7 +148,10 @@ func (s *Server) createConversation(c *call) {
 	if status == "" {
 		status = "open"
 	}
-	if x.botInbox[[2]int64{c.account, inbox}] {
+	// Conversation#determine_conversation_status: pending when the inbox
+	// has an active bot (Inbox#active_bot?), whether SetInboxBot or the
+	// API's set_agent_bot connected it.
+	if _, connected := s.st().inboxBot[inbox]; x.botInbox[[2]int64{c.account, inbox}] || connected {
 		status = "pending"
 	}
 	conv := &Conversation{AccountID: c.account, ID: id, InboxID: inbox, ContactID: contact, Status: status}

@@ -574,12 +574,16 @@ func (s *Server) updateInbox(c *call, in *Inbox) {
 
 // setAgentBot is InboxesController#set_agent_bot: the bot must be the
 // account's or a system bot (AgentBot.accessible_to, 404 otherwise); no
-// agent_bot removes the connection. head :ok.
+// agent_bot (absent, null or false: fetch_agent_bot looks a bot up only
+// when params[:agent_bot] is truthy, so "" and 0 are a 404) removes the
+// connection. Administrators only (InboxPolicy#set_agent_bot?, checked
+// after fetch_agent_bot); bots never (not a BOT_ACCESSIBLE_ENDPOINT).
+// head :ok.
 func (s *Server) setAgentBot(c *call, in *Inbox) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var bot *AgentBot
-	if v, ok := c.params["agent_bot"]; ok && v != nil && c.str("agent_bot") != "" {
+	if v, ok := c.params["agent_bot"]; ok && v != nil && v != false {
 		id := c.int("agent_bot")
 		for i := range s.bots {
 			if s.bots[i].ID == id && (s.bots[i].AccountID == 0 || s.bots[i].AccountID == c.account) {
