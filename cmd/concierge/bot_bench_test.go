@@ -55,7 +55,7 @@ func BenchmarkBotOverhead(b *testing.B) {
 	cw := chatwoottest.New(b)
 	d := dbtest.New(b)
 	sys := startSystemB(b, map[string]string{
-		"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "BOT_BURST_WINDOW": "0s", "CHATWOOT_SIGNATURE": "off",
+		"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "SEED_CONVERSATIONS": "false", "BOT_BURST_WINDOW": "0s", "CHATWOOT_SIGNATURE": "off",
 		"CHATWOOT_URL": cw.URL, "CHATWOOT_API_TOKEN": cw.BotToken, "CHATWOOT_CONTACT_INBOX_ID": "4",
 		"GROQ_API_KEY": "bench", "LLM_BASE_URL": instantModel(b), "LOG_LEVEL": "error",
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,33 +31,107 @@ import (
 )
 
 var seedSetting = config.Register(config.Setting{Name: "SEED_FIXTURES", Default: "true",
-	Help: "load the sample data into an empty local database at start: the contract fixtures, with Jordan's stay under way and Sam's a week ahead (dated from today)", Used: "make run"})
+	Help: "load the sample data into an empty local database at start: the contract fixtures with four guests' stays dated from today (Casey arrives today, Jordan is mid-stay, Sam arrives in a week, Dana left three days ago) and, when replies stay local (no CHATWOOT_URL), a week of their conversations with the assistant", Used: "make run"})
 
-// seedFirstRun loads the contract fixtures into a database without guests,
-// so the local assistant has stays, a listing and calls to answer from,
-// and asks vectorize to index the knowledge folder. The stays are placed
-// relative to now (seed.LoadLive).
-func seedFirstRun(ctx context.Context, pool *pgxpool.Pool, inv jobs.Invoker, log zerolog.Logger, now time.Time) error {
+// seedConversationsSetting lets tests that need the stays alone skip the
+// week of conversations (seconds each start).
+var seedConversationsSetting = config.Register(config.Setting{Name: "SEED_CONVERSATIONS", Default: "true",
+	Help: "with SEED_FIXTURES, also play a week of the sample guests' conversations through the assistant on the first start (about 5–9 s), so the console's overview is not empty; false: the stays alone", Used: "make run"})
+
+// seedStays loads the sample stays into a database without guests and
+// reports whether it did.
+func seedStays(ctx context.Context, pool *pgxpool.Pool, inv jobs.Invoker, now time.Time) (bool, error) {
 	var n int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM guests").Scan(&n); err != nil {
-		return fmt.Errorf("seed: %w", err)
+		return false, fmt.Errorf("seed: %w", err)
 	}
 	if n > 0 {
-		return nil
+		return false, nil
 	}
-	// Dated relative to today, so that the disclosure rules show: Jordan is
-	// in the middle of a stay, Sam arrives next week.
-	if err := seed.LoadLive(ctx, pool, inv, now, append(append([]string{}, seed.Jordan...), seed.Sam...)...); err != nil {
+	// Dated relative to today, so that the disclosure rules show.
+	if err := seed.LoadLive(ctx, pool, inv, now, seed.Sample()...); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func stayList() string {
+	var parts []string
+	for _, g := range seed.Guests {
+		if g.Reservation != "" {
+			parts = append(parts, g.Name+" "+g.Stay)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// seedSample is make run's first start on an empty database: the sample
+// stays (seedStays), the knowledge indexed, then — when replies stay in
+// the local outbox — the sample conversations of seed.Days played through
+// llm-query, stt, tts and chatwoot-reply as they run, so the console's
+// overview shows a week of the assistant's work. It returns once they are
+// answered and dated (a few seconds: BOT_BURST_WINDOW, then the answers),
+// before the runner listens, so no console view rolls up a day before its
+// conversations are in it. A conversation that fails is logged, not fatal.
+func seedSample(ctx context.Context, ask *devAsk, inv jobs.Invoker, env config.LookupFunc, log zerolog.Logger, now time.Time) error {
+	seeded, err := seedStays(ctx, ask.db, inv, now)
+	if err != nil || !seeded {
 		return err
 	}
-	if err := inv.Async(ctx, "vectorize", nil, http.Header{}); err != nil {
-		log.Warn().Err(err).Msg("knowledge not indexed yet; the cron does it within 5 minutes")
+	log.Info().Msg("loaded the sample stays: " + stayList())
+	// The knowledge folder, indexed before anyone asks.
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/function/vectorize", nil)
+	rec := httptest.NewRecorder()
+	ask.gw.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		log.Warn().Int("status", rec.Code).Msg("knowledge not indexed yet; the cron does it within 5 minutes")
 	}
-	log.Info().Msg("loaded the sample data: Jordan Avery checked in yesterday, Sam Rivera arrives in a week")
+	if u, _ := env(chatwoot.SettingURL.Name); strings.TrimSpace(u) != "" {
+		log.Info().Msg("sample conversations not seeded: replies would reach the Chatwoot at CHATWOOT_URL")
+		return nil
+	}
+	if v, _ := env(seedConversationsSetting.Name); strings.EqualFold(strings.TrimSpace(v), "false") {
+		return nil
+	}
+	// The stays' own documents (listing, reservation), queued by the seed.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var active int
+		if err := ask.db.QueryRow(ctx, "SELECT count(*) FROM jobs WHERE kind = $1 AND status IN "+jobs.ActiveStatuses,
+			jobs.Vectorize.Name).Scan(&active); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		if active == 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	start := time.Now()
+	got, err := seed.Conversations(ctx, seed.Talk{DB: ask.db, Deliver: ask.deliver, Speak: speak}, start)
+	ev := log.Info()
+	if err != nil || got.Unfinished > 0 || len(got.Left) > 0 {
+		ev = log.Warn().Err(err).Int("unfinished", got.Unfinished).Strs("left_out", got.Left)
+	}
+	ev.Int("conversations", got.Conversations).Int("messages", got.Messages).Int("replies", got.Replies).
+		Dur("took", time.Since(start)).Msg("seeded a week of sample conversations (the console's overview)")
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	return nil
 }
 
-// devAsk serves POST /dev/ask?as=jordan|sam[&voice=1]: it sends the
+// speak says text with the local engines, as a guest's voice message.
+func speak(ctx context.Context, text string) ([]byte, error) {
+	ogg, _, err := speech.LocalVoice{}.Synthesize(ctx, text, "en", speech.OggOpus)
+	return ogg, err
+}
+
+// devAsk serves POST /dev/ask?as=GUEST[&voice=1] (GUEST a seed.Guests
+// key: jordan, the default, casey, sam, dana or visitor): it sends the
 // question as a signed Chatwoot agent-bot event through
 // /function/llm-query, waits for the reply to be decided and posted, and
 // returns it. Each question opens a new conversation, so an earlier
@@ -91,33 +166,37 @@ func (d *devAsk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if who == "" {
 		who = "jordan"
 	}
+	g, ok := seed.FindGuest(who)
+	if !ok {
+		http.Error(w, fmt.Sprintf("as=%s: ask as one of %s", who, seed.GuestKeys()), http.StatusBadRequest)
+		return
+	}
 	voice := r.URL.Query().Get("voice") != ""
 	id := time.Now().UnixMilli()*100 + d.seq.Add(1)%100
 	var body []byte
 	if voice {
-		ogg, _, err := speech.LocalVoice{}.Synthesize(r.Context(), string(q), "en", speech.OggOpus)
+		ogg, err := speak(r.Context(), string(q))
 		if err != nil {
 			http.Error(w, "speaking the question needs the local engines (flite, ffmpeg): "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		d.keep(id, ogg)
-		body, err = askVoiceEvent(who, id, fmt.Sprintf("%s/dev/audio/%d.ogg", d.base, id))
+		body, err = seed.VoiceEvent(g, id, id, time.Now(), fmt.Sprintf("%s/dev/audio/%d.ogg", d.base, id))
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-	} else if body, err = askEvent(who, id, string(q)); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	} else if body, err = seed.MessageEvent(g, id, id, time.Now(), string(q)); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	req := httptest.NewRequestWithContext(r.Context(), http.MethodPost, "/function/llm-query", strings.NewReader(string(body)))
-	ts := time.Now().Unix()
-	req.Header.Set("X-Chatwoot-Timestamp", fmt.Sprint(ts))
-	req.Header.Set("X-Chatwoot-Signature", chatwoot.Sign(d.secret(), ts, body))
-	rec := httptest.NewRecorder()
-	d.gw.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		http.Error(w, "llm-query answered "+rec.Body.String(), rec.Code)
+	if err := d.deliver(r.Context(), body); err != nil {
+		var de *deliveryError
+		if errors.As(err, &de) {
+			http.Error(w, err.Error(), de.status)
+			return
+		}
+		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
@@ -212,47 +291,37 @@ func (d *devAsk) secret() string {
 	return fixtures.ChatwootSecret
 }
 
+// deliveryError is llm-query's refusal of an event.
+type deliveryError struct {
+	status int
+	body   string
+}
+
+func (e *deliveryError) Error() string { return "llm-query answered " + e.body }
+
+// deliver sends body to llm-query as Chatwoot's agent bot does: signed
+// with the webhook secret, through the runner's gateway.
+func (d *devAsk) deliver(ctx context.Context, body []byte) error {
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/function/llm-query", bytes.NewReader(body))
+	ts := time.Now().Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Chatwoot-Timestamp", fmt.Sprint(ts))
+	req.Header.Set("X-Chatwoot-Signature", chatwoot.Sign(d.secret(), ts, body))
+	rec := httptest.NewRecorder()
+	d.gw.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return &deliveryError{status: rec.Code, body: strings.TrimSpace(rec.Body.String())}
+	}
+	return nil
+}
+
 // askEvent is the contract's incoming-message fixture with the question,
-// a new message and conversation id, and the guest's contact.
+// as a new message of the sample guest who in a conversation of its own
+// (id is both).
 func askEvent(who string, id int64, q string) ([]byte, error) {
-	return event("chatwoot/message_created.incoming.json", who, id, func(m map[string]any) { m["content"] = q })
-}
-
-// askVoiceEvent is the contract's voice-message fixture with its audio at
-// dataURL.
-func askVoiceEvent(who string, id int64, dataURL string) ([]byte, error) {
-	return event("chatwoot/message_created.audio.json", who, id, func(m map[string]any) {
-		for _, a := range m["attachments"].([]any) {
-			a.(map[string]any)["data_url"] = dataURL
-			a.(map[string]any)["message_id"] = id
-		}
-	})
-}
-
-// event is a message_created fixture as a new message of who in a new
-// conversation, changed by set.
-func event(fixture, who string, id int64, set func(map[string]any)) ([]byte, error) {
-	var m map[string]any
-	if err := json.Unmarshal(fixtures.Read(fixture), &m); err != nil {
-		return nil, err
+	g, ok := seed.FindGuest(who)
+	if !ok {
+		return nil, fmt.Errorf("as=%s: ask as one of %s", who, seed.GuestKeys())
 	}
-	m["id"], m["created_at"] = id, time.Now().UTC().Format(time.RFC3339Nano)
-	set(m)
-	conv := m["conversation"].(map[string]any)
-	conv["id"] = id
-	conv["messages"] = []any{}
-	switch who {
-	case "jordan":
-	case "sam":
-		s := map[string]any{"id": 58, "name": "Sam Rivera", "email": "sam.rivera@example.com", "phone_number": "+15555550177",
-			"identifier": "66a1f0c2e4b0a1b2c3d4e5a7", "custom_attributes": map[string]any{}, "type": "contact"}
-		m["sender"] = s
-		conv["meta"].(map[string]any)["sender"] = s
-		// The channel's own sender is what proves a WhatsApp guest.
-		conv["contact_inbox"].(map[string]any)["contact_id"] = 58
-		conv["contact_inbox"].(map[string]any)["source_id"] = "15555550177"
-	default:
-		return nil, fmt.Errorf("as=%s: ask as jordan or sam", who)
-	}
-	return json.Marshal(m)
+	return seed.MessageEvent(g, id, id, time.Now(), q)
 }

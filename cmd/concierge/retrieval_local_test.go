@@ -12,7 +12,7 @@ import (
 // jobs all finish without a Qdrant to reach.
 func TestRunnerRetrievalIsPostgreSQLAlone(t *testing.T) {
 	d := dbtest.New(t)
-	startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "BOT_BURST_WINDOW": "0s"})
+	startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "SEED_CONVERSATIONS": "false", "BOT_BURST_WINDOW": "0s"})
 	deadline := time.Now().Add(30 * time.Second)
 	for dbtest.Count(t, d.Pool, "jobs", "kind = 'vectorize' AND status <> 'done'") > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

@@ -174,7 +174,7 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 		gw.Register(name, h)
 	}
 	if cfg.Bool(seedSetting) {
-		if err := seedFirstRun(ctx, pool, gw, log, time.Now()); err != nil {
+		if err := seedSample(ctx, ask, gw, env, log, time.Now()); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +206,7 @@ func start(ctx context.Context, env config.LookupFunc, logOut *os.File) (sys *sy
 	served, unavailable := gw.Functions()
 	log.Info().Str("url", sys.URL).Strs("functions", served).Strs("not_built", unavailable).Msg("local stack ready; try " + sys.URL + "/healthz")
 	fmt.Fprintf(logOut, "\nThe console (the assistant's day, knowledge gaps, jobs, backups, a playground to ask as any guest):\n  %s/function/console\n"+
-		"Ask the assistant as Jordan (or ?as=sam; &voice=1 sends it as a voice message):\n  curl -s %s/dev/ask -d 'What time can we check in?'\nReplies: %s/outbox\n\n", sys.URL, sys.URL, sys.URL)
+		"Ask the assistant as Jordan (or ?as=casey, sam, dana or visitor; &voice=1 sends it as a voice message):\n  curl -s %s/dev/ask -d 'What time can we check in?'\nReplies: %s/outbox\n\n", sys.URL, sys.URL, sys.URL)
 	return sys, nil
 }
 

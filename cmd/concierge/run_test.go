@@ -165,7 +165,7 @@ func TestReindexRebuildsFromPostgres(t *testing.T) {
 // the signed webhook, the answer job and chatwoot-reply's local outbox.
 func TestAskAsJordanOnEmbeddedDefaults(t *testing.T) {
 	d := dbtest.New(t)
-	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "BOT_BURST_WINDOW": "0s"})
+	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "SEED_CONVERSATIONS": "false", "BOT_BURST_WINDOW": "0s"})
 	// Let the vectorize jobs of the seed finish.
 	deadline := time.Now().Add(30 * time.Second)
 	for dbtest.Count(t, d.Pool, "jobs", "kind = 'vectorize' AND status <> 'done'") > 0 && time.Now().Before(deadline) {
@@ -191,7 +191,7 @@ func TestAnswerReachesChatwoot(t *testing.T) {
 	cw := chatwoottest.New(t)
 	cw.AddInbox(1, 4)
 	d := dbtest.New(t)
-	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "BOT_BURST_WINDOW": "0s",
+	sys := startSystem(t, map[string]string{"DATABASE_URL": d.URL, "SEED_FIXTURES": "true", "SEED_CONVERSATIONS": "false", "BOT_BURST_WINDOW": "0s",
 		"CHATWOOT_URL": cw.URL, "CHATWOOT_API_TOKEN": cw.BotToken, "CHATWOOT_CONTACTS_TOKEN": cw.UserToken,
 		"CHATWOOT_CONTACT_INBOX_ID": "4", "CHATWOOT_SIGNATURE": "off"})
 	deadline := time.Now().Add(30 * time.Second)

@@ -31,6 +31,29 @@ var Jordan = []string{
 // Sam is a second guest at another listing, for isolation tests.
 var Sam = []string{"local/guesty.listing.second.json", "local/guesty.reservation.second.json"}
 
+// Casey stays at Sam's listing (before Sam), and Dana at Jordan's (before
+// Jordan): with LoadLive, a guest arriving today and one whose stay is over.
+var (
+	Casey = []string{"local/guesty.listing.second.json", "local/guesty.reservation.today.json"}
+	Dana  = []string{"guesty/listing.updated.json", "local/guesty.reservation.past.json"}
+)
+
+// Sample is every sample guest's fixtures, each once, listings before
+// their reservations: what the local runner loads.
+func Sample() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, names := range [][]string{Jordan, Sam, Casey, Dana} {
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
 // Load stores the named fixtures (see fixtures.List) through the hooks'
 // intake path; inv receives the jobs they queue. The fixtures keep their
 // own dates (July 2025), which tests depend on.
@@ -40,18 +63,29 @@ func Load(ctx context.Context, db *pgxpool.Pool, inv jobs.Invoker, names ...stri
 
 // LiveCheckIn places the sample stays relative to today for LoadLive: the
 // check-in day's offset in days from today, in the listing's time zone, by
-// reservation id. Jordan checked in yesterday (so the door code and Wi-Fi
-// are shared now); Sam arrives in a week (not yet). Each stay keeps its
-// length (three nights) and its times of day.
+// reservation id. With the door code and Wi-Fi shared from
+// SECRETS_DISCLOSE_BEFORE (24 h) before check-in until check-out:
+//   - Casey arrives today at 4 PM: shared all day, before the check-in hour
+//     too (the window opened yesterday at 4 PM);
+//   - Jordan checked in yesterday at 3 PM (three nights): shared;
+//   - Sam arrives in a week: not yet, and told from when;
+//   - Dana checked in six days ago for three nights, so checked out three
+//     days ago at 11 AM: the stay has ended.
+//
+// Each stay keeps its length and its times of day.
 var LiveCheckIn = map[string]int{
+	CaseyReservation:  0,
 	JordanReservation: -1,
 	SamReservation:    7,
+	DanaReservation:   -6,
 }
 
 // Reservation ids of the sample stays.
 const (
 	JordanReservation = "6701a2b3c4d5e6f708192a3b"
 	SamReservation    = "6701a2b3c4d5e6f708192b7c"
+	CaseyReservation  = "6701a2b3c4d5e6f708192c8d"
+	DanaReservation   = "6701a2b3c4d5e6f708192d9e"
 )
 
 // LoadLive is Load for the local runner: the reservations of LiveCheckIn
