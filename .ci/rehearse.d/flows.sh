@@ -131,6 +131,17 @@ flow_doctor() {
 		"$work/bin/concierge" doctor --stack "$src/stack.yml" --timeout 5s 2>&1) || rc=$?
 	echo "$out" >"$work/doctor.out"
 	echo "$out" | sed 's/^/    doctor: /'
+	# The fake Chatwoot stands for an account set up by hand, not by
+	# concierge chatwoot-setup (lib/chatwootsetup's tests run the setup
+	# against this same fake): its "chatwoot setup" check is a gap here, any
+	# other failure fails the line.
+	local others setup
+	setup=$(grep '^✗ chatwoot setup' <<<"$out" || true)
+	others=$(grep '^✗' <<<"$out" | grep -vc '^✗ chatwoot setup' || true)
+	if [[ -n $setup ]] && ((others == 0)); then
+		rc=0
+		row "chatwoot setup (the fake is not set up as code)" gap "$(cut -c1-110 <<<"$setup" | sed 's/^✗ chatwoot setup *//')"
+	fi
 	summary="$(grep -c '^✓' <<<"$out" || true) ok, $(grep -c '^✗' <<<"$out" || true) failed, $(grep -c '^–' <<<"$out" || true) skipped"
 	if ((rc == 0)); then
 		row "concierge doctor (the functions' settings)" ok "exit 0: $summary (skipped: not configured here)"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/harborstays/concierge/lib/aircall"
+	"github.com/harborstays/concierge/lib/aircall/aircallapi"
 	"github.com/harborstays/concierge/lib/aircall/aircalltest"
 	"github.com/harborstays/concierge/lib/chatwoot/chatwoottest"
 	"github.com/harborstays/concierge/lib/dbtest"
@@ -174,7 +174,7 @@ func TestTranscribeCallRecording(t *testing.T) {
 				// The company's budget is spent (another integration), and
 				// resets in ten minutes: longer than the job's own back-off.
 				f.Limit, f.Window = 1, 10*time.Minute
-				if err := aircall.NewAPI(f.URL, f.ID, f.Token, nil, nil).Ping(context.Background()); err != nil {
+				if err := aircallapi.New(f.URL, f.ID, f.Token, nil, nil).Ping(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 			},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/harborstays/concierge/lib/aircall/aircallapi"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/identity"
@@ -37,27 +38,9 @@ type Event struct {
 	Data      json.RawMessage `json:"data" validate:"required"`
 }
 
-// Call holds the fields of Aircall's call object that Concierge uses.
-type Call struct {
-	ID               int64                  `json:"id" validate:"required,gt=0"`
-	CallUUID         string                 `json:"call_uuid"`
-	Direction        string                 `json:"direction" validate:"omitempty,oneof=inbound outbound"`
-	Status           string                 `json:"status"`
-	MissedCallReason *string                `json:"missed_call_reason"`
-	StartedAt        *int64                 `json:"started_at"`
-	AnsweredAt       *int64                 `json:"answered_at"`
-	EndedAt          *int64                 `json:"ended_at"`
-	Duration         int                    `json:"duration" validate:"gte=0"`
-	RawDigits        string                 `json:"raw_digits"`
-	Voicemail        *string                `json:"voicemail"`
-	Recording        *string                `json:"recording"`
-	Asset            *string                `json:"asset"`
-	Archived         bool                   `json:"archived"`
-	User             *struct{ Name string } `json:"user"`
-	Contact          *struct{ ID int64 }    `json:"contact"`
-	Comments         json.RawMessage        `json:"comments"`
-	Tags             json.RawMessage        `json:"tags"`
-}
+// Call is Aircall's call object, as its webhooks and its public API send
+// it (lib/aircall/aircallapi).
+type Call = aircallapi.Call
 
 // Contact holds the fields of Aircall's contact object.
 type Contact struct {
@@ -499,32 +482,10 @@ func (h *Hook) callWrite(ev Event, c Call) webhook.Write {
 			"contact_id": contactID, "agent": agent, "asset": c.Asset, "has_recording": c.Recording != nil,
 			"has_voicemail": c.Voicemail != nil, "comments": jsonOr(c.Comments, "[]"), "tags": jsonOr(c.Tags, "[]"),
 			"archived": c.Archived, "raw": []byte(ev.Data), "event_at": time.Unix(ev.Timestamp, 0).UTC(),
-			"status_rank": statusRank(c.Status), "recording": recordingOf(c),
+			"status_rank": statusRank(c.Status), "recording": c.AudioLink(),
 		},
 		Jobs: h.callJobs(),
 	}
-}
-
-// recordingOf is the audio worth a transcript: the call's recording, or
-// the voicemail a caller left (AI Assist transcribes neither for missed
-// calls).
-func recordingOf(c Call) *string {
-	if c.Recording != nil && *c.Recording != "" {
-		return c.Recording
-	}
-	if c.Voicemail != nil && *c.Voicemail != "" {
-		return c.Voicemail
-	}
-	return nil
-}
-
-// Audio is the signed link of the audio worth a transcript (the recording,
-// else the voicemail), or "" when the call has neither.
-func (c Call) Audio() string {
-	if p := recordingOf(c); p != nil {
-		return *p
-	}
-	return ""
 }
 
 // callJobs re-index the call, check a missed inbound call for an urgent

@@ -58,7 +58,7 @@ type Request struct {
 	// or the index is returned (Result.Retry) rather than handed off; on
 	// the last attempt it hands off.
 	MayRetry bool
-	// Unverified: nobody proved this contact is the guest (guests.Identify).
+	// Unverified: nobody proved this contact is the guest (trust.Identify).
 	// Access is then a stranger's, and a question about the stay asks for
 	// the confirmation code and last name instead of being answered.
 	Unverified bool

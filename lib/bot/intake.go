@@ -12,7 +12,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/fault"
-	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/guests/trust"
 	"github.com/harborstays/concierge/lib/jobs"
 	"github.com/harborstays/concierge/lib/lang"
 	"github.com/harborstays/concierge/lib/logging"
@@ -187,18 +187,18 @@ func hasAudio(as []chatwoot.Attachment) bool {
 // identify returns who the sender is: nothing to do once the conversation
 // has a proven guest; otherwise each event is judged again, since a
 // widget visitor may be validated later.
-func (in *Intake) identify(ctx context.Context, account, conv int64, c chatwoot.Conversation, s *chatwoot.Sender) (guests.Identity, error) {
+func (in *Intake) identify(ctx context.Context, account, conv int64, c chatwoot.Conversation, s *chatwoot.Sender) (trust.Identity, error) {
 	var known *string
 	err := in.DB.QueryRow(ctx, "SELECT guest_id FROM conversations WHERE account_id = $1 AND id = $2", account, conv).Scan(&known)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return guests.Identity{}, fault.Wrap(fault.Unavailable, err, "database unavailable")
+		return trust.Identity{}, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	}
 	if known != nil || s == nil {
-		return guests.Identity{}, nil
+		return trust.Identity{}, nil
 	}
 	attr, _ := s.CustomAttributes["guesty_guest_id"].(string)
-	claim := guests.Claim{
-		Contact: guests.Contact{
+	claim := trust.Claim{
+		Contact: trust.Contact{
 			Identifier: s.Identifier, GuestyGuestID: attr, Phone: s.PhoneNumber, Email: s.Email, DefaultRegion: in.Region,
 		},
 		AccountID: account, ContactID: s.ID, Channel: c.Channel,
@@ -211,9 +211,9 @@ func (in *Intake) identify(ctx context.Context, account, conv int64, c chatwoot.
 	} else if c.Meta.HMACVerified != nil {
 		claim.HMACVerified = *c.Meta.HMACVerified
 	}
-	who, err := guests.Identify(ctx, in.DB, claim)
+	who, err := trust.Identify(ctx, in.DB, claim)
 	if err != nil {
-		return guests.Identity{}, fault.Wrap(fault.Unavailable, err, "database unavailable")
+		return trust.Identity{}, fault.Wrap(fault.Unavailable, err, "database unavailable")
 	}
 	if who.Claimed != "" && !who.Verified() {
 		logging.From(ctx).Info().Str("channel", c.Channel).Msg("contact claims a guest without proof: answered as a stranger until verified")

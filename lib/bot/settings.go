@@ -25,16 +25,6 @@ var (
 		Help: "per-inbox mode: inbox_id=auto|draft|off, comma-separated", Used: "llm-query"})
 	DefaultMode = config.Register(config.Setting{Name: "BOT_DEFAULT_MODE", Default: ModeAuto,
 		Help: "mode of inboxes not in BOT_INBOX_MODES: auto (reply), draft (private note) or off", Used: "llm-query"})
-	DiscloseBefore = config.Register(config.Setting{Name: "SECRETS_DISCLOSE_BEFORE", Default: "24h",
-		Help: "door codes, Wi-Fi and the exact address are shared from this long before check-in until check-out", Used: "llm-query"})
-	Topics = config.Register(config.Setting{Name: "HANDOFF_TOPICS", Default: answer.DefaultTopics,
-		Help: "restricted topics handed to a person: name:keyword|keyword;... (* = any ending, a leading * any beginning; the first topic matched names the hand-off); default in lib/answer/policy.go", Used: "llm-query"})
-	PersonWords = config.Register(config.Setting{Name: "HANDOFF_PERSON_WORDS", Default: answer.DefaultPerson,
-		Help: "ways of asking for a person: keyword|keyword; default in lib/answer/policy.go", Used: "llm-query"})
-	SecretWords = config.Register(config.Setting{Name: "SECRET_QUESTION_WORDS", Default: answer.DefaultSecrets,
-		Help: "ways of asking for stay-only details (codes, Wi-Fi, address): keyword|keyword; default in lib/answer/policy.go", Used: "llm-query"})
-	StayWords = config.Register(config.Setting{Name: "STAY_QUESTION_WORDS", Default: answer.DefaultStay,
-		Help: "ways of asking about one's own booking; an unverified contact is asked for its confirmation code and last name first: keyword|keyword", Used: "llm-query"})
 	VerifyAttempts = config.Register(config.Setting{Name: "VERIFY_MAX_ATTEMPTS", Default: "3",
 		Help: "failed identity checks (confirmation code and last name) one conversation may make before a person takes over", Used: "llm-query"})
 	VerifyHourly = config.Register(config.Setting{Name: "VERIFY_MAX_FAILURES_PER_HOUR", Default: "20",
@@ -57,7 +47,7 @@ func FromConfig(ctx context.Context, c *config.Config, db *pgxpool.Pool, invoker
 	if err != nil {
 		return nil, err
 	}
-	policy, err := answer.ParsePolicy(c.String(Topics), c.String(PersonWords), c.String(SecretWords), c.String(StayWords))
+	policy, err := answer.ParsePolicy(c.String(answer.SettingTopics), c.String(answer.SettingPersonWords), c.String(answer.SettingSecretWords), c.String(answer.SettingStayWords))
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +55,7 @@ func FromConfig(ctx context.Context, c *config.Config, db *pgxpool.Pool, invoker
 	if err != nil {
 		return nil, err
 	}
-	engine := &answer.Engine{Index: index, Policy: policy, DiscloseBefore: c.Duration(DiscloseBefore),
+	engine := &answer.Engine{Index: index, Policy: policy, DiscloseBefore: c.Duration(answer.SettingDiscloseBefore),
 		RecordIncident: func(ctx context.Context, in incidents.Incident) error { return incidents.Record(ctx, db, in) }}
 	if m := llm.FromConfig(c); m != nil {
 		engine.Model = m

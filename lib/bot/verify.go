@@ -13,6 +13,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/guests/trust"
 	"github.com/harborstays/concierge/lib/logging"
 )
 
@@ -160,7 +161,7 @@ func (a *Answerer) verify(ctx context.Context, account, conv int64, pending []in
 			}
 		}
 		if ok {
-			log.Info().Str("proof", string(guests.ProofCode)).Msg("guest verified by confirmation code and last name")
+			log.Info().Str("proof", string(trust.ProofCode)).Msg("guest verified by confirmation code and last name")
 			return verification{verdict: verified, guest: guest, rest: v.rest}, nil
 		}
 		log.Info().Int("failed", fails).Msg("identity check failed")
@@ -236,7 +237,7 @@ func (a *Answerer) link(ctx context.Context, account, conv, message int64, ok bo
 			return nil
 		}
 		_, err := tx.Exec(ctx, `UPDATE conversations SET guest_id = $3, verified_by = $4, verify_asked_message_id = NULL, updated_at = now()
-			WHERE account_id = $1 AND id = $2 AND guest_id IS NULL`, account, conv, guest, string(guests.ProofCode))
+			WHERE account_id = $1 AND id = $2 AND guest_id IS NULL`, account, conv, guest, string(trust.ProofCode))
 		return err
 	})
 	if err != nil {

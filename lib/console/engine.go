@@ -6,7 +6,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/harborstays/concierge/lib/answer"
-	"github.com/harborstays/concierge/lib/bot"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/incidents"
 	"github.com/harborstays/concierge/lib/indexer"
@@ -22,7 +21,7 @@ import (
 // builds the Chatwoot intake, which would give the console the webhook
 // secret it has no use for.
 func EngineFromConfig(ctx context.Context, c *config.Config, db *pgxpool.Pool) (*answer.Engine, error) {
-	policy, err := answer.ParsePolicy(c.String(bot.Topics), c.String(bot.PersonWords), c.String(bot.SecretWords), c.String(bot.StayWords))
+	policy, err := answer.ParsePolicy(c.String(answer.SettingTopics), c.String(answer.SettingPersonWords), c.String(answer.SettingSecretWords), c.String(answer.SettingStayWords))
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +29,7 @@ func EngineFromConfig(ctx context.Context, c *config.Config, db *pgxpool.Pool) (
 	if err != nil {
 		return nil, err
 	}
-	engine := &answer.Engine{Index: index, Policy: policy, DiscloseBefore: c.Duration(bot.DiscloseBefore),
+	engine := &answer.Engine{Index: index, Policy: policy, DiscloseBefore: c.Duration(answer.SettingDiscloseBefore),
 		RecordIncident: func(ctx context.Context, in incidents.Incident) error { return incidents.Record(ctx, db, in) }}
 	if m := llm.FromConfig(c); m != nil {
 		engine.Model = m

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/harborstays/concierge/lib/aircall"
+	"github.com/harborstays/concierge/lib/aircall/aircallapi"
 	"github.com/harborstays/concierge/lib/config"
 )
 
 func (d *Doctor) aircallAPI(ctx context.Context, cfg *config.Config) Result {
-	id, token := cfg.String(aircall.APIID), cfg.String(aircall.APIToken)
-	base := cfg.URL(aircall.APIURL)
+	id, token := cfg.String(aircallapi.SettingID), cfg.String(aircallapi.SettingToken)
+	base := cfg.URL(aircallapi.SettingURL)
 	if err := cfg.Err(); err != nil {
 		return settingsFailed(err)
 	}
@@ -23,14 +23,14 @@ func (d *Doctor) aircallAPI(ctx context.Context, cfg *config.Config) Result {
 	case token == "":
 		return Failed("AIRCALL_API_ID is set without AIRCALL_API_TOKEN: stt does not use the API", "AIRCALL_API_TOKEN (secret aircall-api-token): the token paired with AIRCALL_API_ID")
 	}
-	api := aircall.NewAPI(base, id, token, d.o.HTTPClient, nil)
+	api := aircallapi.New(base, id, token, d.o.HTTPClient, nil)
 	err := api.Ping(ctx)
 	switch {
 	case err == nil:
 		return Pass("credentials accepted by %s (ping: pong)", hostOf(base))
-	case errors.Is(err, aircall.ErrUnauthorized):
+	case errors.Is(err, aircallapi.ErrUnauthorized):
 		return Failed(err.Error(), "AIRCALL_API_ID and AIRCALL_API_TOKEN (secret aircall-api-token): Aircall refused the pair (Integrations & API > API keys)")
-	case aircall.StatusOf(err) == http.StatusTooManyRequests:
+	case aircallapi.StatusOf(err) == http.StatusTooManyRequests:
 		return Failed(err.Error(), "the account's API rate limit is spent: run the doctor again in a minute")
 	}
 	return Failed(err.Error(), "AIRCALL_API_URL: check that "+hostOf(base)+" answers from here")

@@ -98,8 +98,11 @@ func (r *Runner) Run(req handler.Request, work Work) handler.Response {
 		return refuse(ctx, r.function, err.Error())
 	}
 	var msg jobs.Message
-	if err := payload.Decode(req.Body, &msg); err != nil {
+	if err := payload.Unmarshal(req.Body, &msg); err != nil {
 		// Signed, so ours: a bug worth a clear 400, not a refusal.
+		return Error(err)
+	}
+	if err := msg.Check(); err != nil {
 		return Error(err)
 	}
 	if h := req.Header.Get(jobs.JobIDHeader); h != "" && !strings.EqualFold(h, msg.JobID) {

@@ -2,6 +2,7 @@ package guests_test
 
 import (
 	"context"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/harborstays/concierge/lib/dbtest"
 	"github.com/harborstays/concierge/lib/guests"
 )
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // For is what a guest may see: their active reservations, those
 // reservations' listings (each once), and the stay the conversation is
@@ -148,64 +151,4 @@ func TestFor(t *testing.T) {
 			}
 		}
 	})
-}
-
-// Resolve names the guest a contact claims, from the strongest key to the
-// weakest; a phone or email shared by two guests names nobody, and a
-// deleted guest is nobody.
-func TestResolve(t *testing.T) {
-	d := dbtest.New(t)
-	ctx := context.Background()
-	if _, err := d.Pool.Exec(ctx, `INSERT INTO guests (id, full_name, email, phone_e164, deleted_at) VALUES
-		('g-a', 'A', 'a@example.com', '+15555550101', NULL),
-		('g-b', 'B', 'b@example.com', '+15555550102', NULL),
-		('g-t1', 'T1', 'twins@example.com', '+15555550199', NULL),
-		('g-t2', 'T2', 'twins@example.com', '+15555550199', NULL),
-		('g-del', 'D', 'del@example.com', '+15555550103', now())`); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name string
-		c    guests.Contact
-		want string
-	}{
-		{"identifier first", guests.Contact{Identifier: "g-a", GuestyGuestID: "g-b", Email: "b@example.com"}, "g-a"},
-		{"unknown identifier, then the attribute", guests.Contact{Identifier: "g-zzz", GuestyGuestID: "g-b"}, "g-b"},
-		{"deleted identifier, then the phone", guests.Contact{Identifier: "g-del", Phone: "+1 555 555 0102", DefaultRegion: "US"}, "g-b"},
-		{"phone before email", guests.Contact{Phone: "(555) 555-0101", DefaultRegion: "US", Email: "b@example.com"}, "g-a"},
-		{"shared phone, then email", guests.Contact{Phone: "+15555550199", Email: "B@Example.com"}, "g-b"},
-		{"shared email", guests.Contact{Email: "twins@example.com"}, ""},
-		{"deleted guest's email", guests.Contact{Email: "del@example.com"}, ""},
-		{"nothing", guests.Contact{}, ""},
-	} {
-		got, err := guests.Resolve(ctx, d.Pool, c.c)
-		if err != nil || got != c.want {
-			t.Errorf("%s: Resolve = %q, %v; want %q", c.name, got, err, c.want)
-		}
-	}
-	d.Pool.Close()
-	for _, c := range []guests.Contact{{Identifier: "g-a"}, {Email: "a@example.com"}} {
-		if got, err := guests.Resolve(ctx, d.Pool, c); err == nil {
-			t.Errorf("Resolve(%+v) on a closed pool = %q, no error", c, got)
-		}
-	}
-}
-
-// A proof without a guest, or a guest without a proof, is not a verified
-// identity. Kills: Verified's `i.Proof != ProofNone && i.Guest != ""` made
-// || (TestIdentify's identities have both or neither).
-func TestVerifiedNeedsProofAndGuest(t *testing.T) {
-	for _, c := range []struct {
-		id   guests.Identity
-		want bool
-	}{
-		{guests.Identity{Guest: "g-a", Proof: guests.ProofHMAC}, true},
-		{guests.Identity{Guest: "g-a"}, false},
-		{guests.Identity{Claimed: "g-a", Proof: guests.ProofChannel}, false},
-		{guests.Identity{}, false},
-	} {
-		if got := c.id.Verified(); got != c.want {
-			t.Errorf("%+v.Verified() = %v, want %v", c.id, got, c.want)
-		}
-	}
 }

@@ -1,6 +1,8 @@
-// Package guests links a Chatwoot contact to a Guesty guest and says what
-// that guest may see: their reservations, those reservations' listings, and
-// the stay the conversation is most likely about.
+// Package guests says what a Guesty guest may see: their reservations,
+// those reservations' listings, and the stay the conversation is most
+// likely about. Who a Chatwoot contact is, and how far that is proven, is
+// lib/guests/trust: it normalises phone numbers (libphonenumber's metadata,
+// several megabytes), which only llm-query needs.
 package guests
 
 import (
@@ -13,47 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/harborstays/concierge/lib/identity"
 	"github.com/harborstays/concierge/lib/retrieval"
 )
-
-// Contact is what Chatwoot tells about the sender.
-type Contact struct {
-	Identifier    string
-	GuestyGuestID string // custom attribute guesty_guest_id
-	Phone         string
-	Email         string
-	DefaultRegion string
-}
-
-// Resolve returns the Guesty guest id contact claims, or "" for a stranger:
-// a claim, not a proof (Identify decides that). The
-// order goes from the strongest key (the id contact sync wrote) to the
-// weakest; a phone or email shared by several guests matches nobody.
-func Resolve(ctx context.Context, db *pgxpool.Pool, c Contact) (string, error) {
-	for _, id := range []string{c.Identifier, c.GuestyGuestID} {
-		if id == "" {
-			continue
-		}
-		found, err := guestByID(ctx, db, id)
-		if err != nil || found != "" {
-			return found, err
-		}
-	}
-	for _, k := range []struct{ col, val string }{
-		{"phone_e164", identity.Phone(c.Phone, c.DefaultRegion)},
-		{"email", identity.Email(c.Email)},
-	} {
-		if k.val == "" {
-			continue
-		}
-		id, err := uniqueGuest(ctx, db, k.col, k.val)
-		if err != nil || id != "" {
-			return id, err
-		}
-	}
-	return "", nil
-}
 
 // Stay is the reservation a conversation is about.
 type Stay struct {

@@ -12,13 +12,22 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/go-playground/validator/v10"
 
 	"github.com/harborstays/concierge/lib/fault"
 )
 
-var validate = newValidator()
+// validate is built on first use: a function that only unmarshals (the
+// job runner's signed messages) then never reaches validator's traversal,
+// whose reflect.Value.MethodByName with a computed name makes the linker
+// keep every exported method of every reachable type (1–7 MB a binary).
+// Nothing at package level may name it, or every importer links it.
+var (
+	validateOnce sync.Once
+	validate     *validator.Validate
+)
 
 func newValidator() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
@@ -39,6 +48,7 @@ func newValidator() *validator.Validate {
 // Validate runs validator/v10 on v and returns an Invalid fault that names
 // the first failing field by its JSON path.
 func Validate(v any) error {
+	validateOnce.Do(func() { validate = newValidator() })
 	err := validate.Struct(v)
 	if err == nil {
 		return nil

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/harborstays/concierge/lib/aircall"
+	"github.com/harborstays/concierge/lib/aircall/aircallapi"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/jobs"
@@ -20,10 +20,10 @@ import (
 
 // Settings of call transcription (the transcribe-call job of stt).
 var (
-	// AircallAPIID and AircallAPIToken are aircall.APIID and
-	// aircall.APIToken, named here still for their older callers.
-	AircallAPIID    = aircall.APIID
-	AircallAPIToken = aircall.APIToken
+	// AircallAPIID and AircallAPIToken are aircallapi.SettingID and
+	// aircallapi.SettingToken, named here still for their older callers.
+	AircallAPIID    = aircallapi.SettingID
+	AircallAPIToken = aircallapi.SettingToken
 	CallMaxBytes    = config.Register(config.Setting{Name: "CALL_MAX_BYTES", Default: "104857600",
 		Help: "largest call recording downloaded and transcribed, in bytes", Used: "stt"})
 	CallMaxDuration = config.Register(config.Setting{Name: "CALL_MAX_DURATION", Default: "20m",
@@ -42,9 +42,9 @@ type Calls struct {
 	HTTP *http.Client
 	// Aircall, when set, fetches the call again from Aircall's API once the
 	// stored signed link expired, for a freshly signed one
-	// (aircall.APIFromConfig). The call's asset URL is no use: it is a web
+	// (aircallapi.FromConfig). The call's asset URL is no use: it is a web
 	// page behind Aircall's browser login.
-	Aircall *aircall.API
+	Aircall *aircallapi.Client
 }
 
 type storedCall struct {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/harborstays/concierge/lib/aircall"
+	"github.com/harborstays/concierge/lib/aircall/aircallapi"
 	"github.com/harborstays/concierge/lib/aircall/aircalltest"
 	"github.com/harborstays/concierge/lib/fault"
 )
@@ -20,7 +20,7 @@ func TestFetchCallRecording(t *testing.T) {
 	fake := aircalltest.New(t)
 	fake.AddCall(aircalltest.Call{ID: 1, Audio: []byte("ID3 call audio")})
 	fake.AddCall(aircalltest.Call{ID: 2})
-	api := aircall.NewAPI(fake.URL, fake.ID, fake.Token, nil, nil)
+	api := aircallapi.New(fake.URL, fake.ID, fake.Token, nil, nil)
 	expired := fake.SignedLink(1, time.Now().Add(-2*time.Hour))
 	stored := storedCall{recording: expired, asset: "https://assets.aircall.io/calls/1/recording"}
 	c := &Calls{HTTP: NewHTTPClient(5 * time.Second), Aircall: api}
@@ -45,8 +45,8 @@ func TestFetchCallRecording(t *testing.T) {
 		t.Errorf("no credentials: %v", err)
 	}
 	// Refused credentials: permanent, naming the settings.
-	_, err = (&Calls{HTTP: c.HTTP, Aircall: aircall.NewAPI(fake.URL, fake.ID, "revoked", nil, nil)}).fetch(ctx, 1, stored)
-	if fault.KindOf(err) != fault.Permanent || !errors.Is(err, aircall.ErrUnauthorized) || !strings.Contains(fault.Public(err), "AIRCALL_API_TOKEN") {
+	_, err = (&Calls{HTTP: c.HTTP, Aircall: aircallapi.New(fake.URL, fake.ID, "revoked", nil, nil)}).fetch(ctx, 1, stored)
+	if fault.KindOf(err) != fault.Permanent || !errors.Is(err, aircallapi.ErrUnauthorized) || !strings.Contains(fault.Public(err), "AIRCALL_API_TOKEN") {
 		t.Errorf("refused credentials: %v", err)
 	}
 	// Aircall has the call but no recording any more.

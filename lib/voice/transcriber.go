@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/harborstays/concierge/lib/aircall"
+	"github.com/harborstays/concierge/lib/aircall/aircallapi"
 	"github.com/harborstays/concierge/lib/chatwoot"
 	"github.com/harborstays/concierge/lib/config"
 	"github.com/harborstays/concierge/lib/fault"
@@ -52,7 +52,7 @@ func TranscriberFromConfig(cfg *config.Config, db *pgxpool.Pool, inv jobs.Invoke
 	calls := &Calls{
 		DB: db, Engines: engines, Invoker: inv, HTTP: NewHTTPClient(2 * time.Minute),
 		Limits:  speech.Limits{MaxBytes: int64(cfg.Int(CallMaxBytes)), MaxDuration: cfg.Duration(CallMaxDuration)},
-		Aircall: aircall.APIFromConfig(cfg),
+		Aircall: aircallapi.FromConfig(cfg),
 	}
 	if err := cfg.Err(); err != nil {
 		return nil, err

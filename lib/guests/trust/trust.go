@@ -1,4 +1,9 @@
-package guests
+// Package trust decides who the sender of a Chatwoot event is: the Guesty
+// guest a contact claims (Resolve), and whether the channel proves it
+// (Identify). It is apart from lib/guests, which says what a guest may see,
+// because matching phone numbers needs libphonenumber's metadata: every
+// function that reads stays would otherwise carry it.
+package trust
 
 import (
 	"context"
@@ -76,6 +81,44 @@ type Identity struct {
 
 // Verified reports whether the guest is proven.
 func (i Identity) Verified() bool { return i.Proof != ProofNone && i.Guest != "" }
+
+// Contact is what Chatwoot tells about the sender.
+type Contact struct {
+	Identifier    string
+	GuestyGuestID string // custom attribute guesty_guest_id
+	Phone         string
+	Email         string
+	DefaultRegion string
+}
+
+// Resolve returns the Guesty guest id contact claims, or "" for a stranger:
+// a claim, not a proof (Identify decides that). The
+// order goes from the strongest key (the id contact sync wrote) to the
+// weakest; a phone or email shared by several guests matches nobody.
+func Resolve(ctx context.Context, db *pgxpool.Pool, c Contact) (string, error) {
+	for _, id := range []string{c.Identifier, c.GuestyGuestID} {
+		if id == "" {
+			continue
+		}
+		found, err := guestByID(ctx, db, id)
+		if err != nil || found != "" {
+			return found, err
+		}
+	}
+	for _, k := range []struct{ col, val string }{
+		{"phone_e164", identity.Phone(c.Phone, c.DefaultRegion)},
+		{"email", identity.Email(c.Email)},
+	} {
+		if k.val == "" {
+			continue
+		}
+		id, err := uniqueGuest(ctx, db, k.col, k.val)
+		if err != nil || id != "" {
+			return id, err
+		}
+	}
+	return "", nil
+}
 
 // Identify decides who the sender of c is. The claim is resolved as
 // before (Resolve); the proof comes from the channel only.

@@ -1,4 +1,9 @@
-package aircall
+// Package aircallapi is a client of Aircall's public API: stt fetches a
+// call again for a freshly signed recording link, and the doctor checks
+// the credentials. It is apart from lib/aircall (the webhooks), which
+// normalises phone numbers with libphonenumber's metadata: the functions
+// that only read a call's audio do not carry it.
+package aircallapi
 
 import (
 	"context"
@@ -20,16 +25,16 @@ import (
 // Settings of Aircall's public API, which stt asks for a fresh recording
 // link once the one stored from the webhook expired.
 var (
-	APIURL = config.Register(config.Setting{Name: "AIRCALL_API_URL", Default: DefaultAPIURL,
+	SettingURL = config.Register(config.Setting{Name: "AIRCALL_API_URL", Default: DefaultURL,
 		Help: "Aircall public API base URL", Used: "stt"})
-	APIID = config.Register(config.Setting{Name: "AIRCALL_API_ID",
+	SettingID = config.Register(config.Setting{Name: "AIRCALL_API_ID",
 		Help: "Aircall API id; with AIRCALL_API_TOKEN, stt fetches a call again from the Aircall API for a fresh recording link once the signed one expired", Used: "stt"})
-	APIToken = config.Register(config.Setting{Name: "AIRCALL_API_TOKEN", Secret: "aircall-api-token",
+	SettingToken = config.Register(config.Setting{Name: "AIRCALL_API_TOKEN", Secret: "aircall-api-token",
 		Help: "Aircall API token (see AIRCALL_API_ID)", Used: "stt"})
 )
 
-// DefaultAPIURL is Aircall's public API.
-const DefaultAPIURL = "https://api.aircall.io"
+// DefaultURL is Aircall's public API.
+const DefaultURL = "https://api.aircall.io"
 
 const (
 	// apiTimeout bounds one API request: the answers are small JSON.
@@ -49,24 +54,24 @@ const (
 // (HTTP 401 or 403): errors.Is(err, ErrUnauthorized).
 var ErrUnauthorized = errors.New("aircall: API credentials refused")
 
-// API is a client of Aircall's public API (Basic auth api_id:api_token).
+// Client is a client of Aircall's public API (Basic auth api_id:api_token).
 // Its errors have fault kinds: Permanent for refused credentials (also
 // ErrUnauthorized) and other refusals, NotFound for an unknown call,
 // Unavailable for an unreachable API, a 5xx or the rate limit (429, with the
 // wait before the next attempt: fault.RetryAfter).
-type API struct {
+type Client struct {
 	base      string
 	id, token string
 	http      *http.Client
 	now       func() time.Time
 }
 
-// NewAPI returns a client of the API at baseURL (DefaultAPIURL when empty)
+// New returns a client of the API at baseURL (DefaultURL when empty)
 // with the credentials id and token. hc nil means a client with a 30 s
 // timeout; now nil means time.Now (it reads X-AircallApi-Reset).
-func NewAPI(baseURL, id, token string, hc *http.Client, now func() time.Time) *API {
+func New(baseURL, id, token string, hc *http.Client, now func() time.Time) *Client {
 	if baseURL == "" {
-		baseURL = DefaultAPIURL
+		baseURL = DefaultURL
 	}
 	if hc == nil {
 		hc = &http.Client{Timeout: apiTimeout}
@@ -74,23 +79,23 @@ func NewAPI(baseURL, id, token string, hc *http.Client, now func() time.Time) *A
 	if now == nil {
 		now = time.Now
 	}
-	return &API{base: strings.TrimRight(baseURL, "/"), id: id, token: token, http: hc, now: now}
+	return &Client{base: strings.TrimRight(baseURL, "/"), id: id, token: token, http: hc, now: now}
 }
 
-// APIFromConfig returns a client configured by AIRCALL_API_URL,
+// FromConfig returns a client configured by AIRCALL_API_URL,
 // AIRCALL_API_ID and AIRCALL_API_TOKEN, or nil when the credentials are not
 // both set (the API is optional). A malformed URL is reported by cfg.Err().
-func APIFromConfig(cfg *config.Config) *API {
-	base := cfg.URL(APIURL)
-	id, token := cfg.String(APIID), cfg.String(APIToken)
+func FromConfig(cfg *config.Config) *Client {
+	base := cfg.URL(SettingURL)
+	id, token := cfg.String(SettingID), cfg.String(SettingToken)
 	if id == "" || token == "" {
 		return nil
 	}
-	return NewAPI(base, id, token, nil, nil)
+	return New(base, id, token, nil, nil)
 }
 
-// APIError is a non-2xx answer of the API. It never holds the credentials.
-type APIError struct {
+// Error is a non-2xx answer of the API. It never holds the credentials.
+type Error struct {
 	// Route is the request, e.g. "GET /v1/calls/{id}".
 	Route  string
 	Status int
@@ -101,7 +106,7 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
-func (e *APIError) Error() string {
+func (e *Error) Error() string {
 	msg := e.Message
 	if msg == "" {
 		msg = http.StatusText(e.Status)
@@ -111,17 +116,17 @@ func (e *APIError) Error() string {
 
 // RetryDelay is the wait the API asked for, for the job back-off
 // (fault.RetryAfter).
-func (e *APIError) RetryDelay() time.Duration { return e.RetryAfter }
+func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }
 
 // Is makes a refused credential match ErrUnauthorized.
-func (e *APIError) Is(target error) bool {
+func (e *Error) Is(target error) bool {
 	return target == ErrUnauthorized && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
 }
 
 // StatusOf returns the HTTP status of an API error in err's chain, or 0 (no
 // answer at all: unreachable).
 func StatusOf(err error) int {
-	var ae *APIError
+	var ae *Error
 	if errors.As(err, &ae) {
 		return ae.Status
 	}
@@ -132,7 +137,7 @@ func StatusOf(err error) int {
 // /v1/ping, one request of the rate limit): nil, or an error that is
 // ErrUnauthorized (fault.Permanent) for refused credentials and
 // fault.Unavailable when the API cannot be reached or is failing.
-func (a *API) Ping(ctx context.Context) error {
+func (a *Client) Ping(ctx context.Context) error {
 	var out struct {
 		Ping string `json:"ping"`
 	}
@@ -147,7 +152,7 @@ func (a *API) Ping(ctx context.Context) error {
 
 // Call fetches a call (GET /v1/calls/{id}): its recording and voicemail
 // links are freshly signed, unlike the ones stored from its webhooks.
-func (a *API) Call(ctx context.Context, id int64) (Call, error) {
+func (a *Client) Call(ctx context.Context, id int64) (Call, error) {
 	var out struct {
 		Call *Call `json:"call"`
 	}
@@ -164,7 +169,7 @@ func (a *API) Call(ctx context.Context, id int64) (Call, error) {
 }
 
 // get sends one authenticated GET and decodes a 200's JSON into v.
-func (a *API) get(ctx context.Context, path, route string, v any) error {
+func (a *Client) get(ctx context.Context, path, route string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path, nil)
 	if err != nil {
 		return fault.Wrap(fault.Permanent, err, "AIRCALL_API_URL is not a usable URL")
@@ -186,7 +191,7 @@ func (a *API) get(ctx context.Context, path, route string, v any) error {
 		}
 		return nil
 	}
-	ae := &APIError{Route: route, Status: res.StatusCode, Message: errorMessage(body)}
+	ae := &Error{Route: route, Status: res.StatusCode, Message: errorMessage(body)}
 	switch s := res.StatusCode; {
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return fault.Wrap(fault.Permanent, ae, fmt.Sprintf("Aircall API refused the credentials (HTTP %d): check AIRCALL_API_ID and AIRCALL_API_TOKEN", s))
@@ -207,7 +212,7 @@ func (a *API) get(ctx context.Context, path, route string, v any) error {
 // X-AircallApi-Reset (the UNIX time the count starts again; read as
 // milliseconds when too large for seconds), else a minute. It is at least
 // a second and at most maxRateLimitWait.
-func (a *API) rateLimitWait(h http.Header) time.Duration {
+func (a *Client) rateLimitWait(h http.Header) time.Duration {
 	now := a.now()
 	wait := defaultRateLimitWait
 	if v := h.Get("Retry-After"); v != "" {
@@ -249,4 +254,48 @@ func scrubURL(err error) error {
 		}
 	}
 	return err
+}
+
+// Call holds the fields of Aircall's call object that Concierge uses.
+type Call struct {
+	ID               int64                  `json:"id" validate:"required,gt=0"`
+	CallUUID         string                 `json:"call_uuid"`
+	Direction        string                 `json:"direction" validate:"omitempty,oneof=inbound outbound"`
+	Status           string                 `json:"status"`
+	MissedCallReason *string                `json:"missed_call_reason"`
+	StartedAt        *int64                 `json:"started_at"`
+	AnsweredAt       *int64                 `json:"answered_at"`
+	EndedAt          *int64                 `json:"ended_at"`
+	Duration         int                    `json:"duration" validate:"gte=0"`
+	RawDigits        string                 `json:"raw_digits"`
+	Voicemail        *string                `json:"voicemail"`
+	Recording        *string                `json:"recording"`
+	Asset            *string                `json:"asset"`
+	Archived         bool                   `json:"archived"`
+	User             *struct{ Name string } `json:"user"`
+	Contact          *struct{ ID int64 }    `json:"contact"`
+	Comments         json.RawMessage        `json:"comments"`
+	Tags             json.RawMessage        `json:"tags"`
+}
+
+// AudioLink is the audio worth a transcript: the call's recording, or the
+// voicemail a caller left (AI Assist transcribes neither for missed calls);
+// nil when the call has neither.
+func (c Call) AudioLink() *string {
+	if c.Recording != nil && *c.Recording != "" {
+		return c.Recording
+	}
+	if c.Voicemail != nil && *c.Voicemail != "" {
+		return c.Voicemail
+	}
+	return nil
+}
+
+// Audio is the signed link of the audio worth a transcript (the recording,
+// else the voicemail), or "" when the call has neither.
+func (c Call) Audio() string {
+	if p := c.AudioLink(); p != nil {
+		return *p
+	}
+	return ""
 }

@@ -1,4 +1,4 @@
-package aircall
+package aircallapi
 
 import (
 	"context"
@@ -17,12 +17,12 @@ import (
 func TestPing(t *testing.T) {
 	fake := aircalltest.New(t)
 	ctx := context.Background()
-	if err := NewAPI(fake.URL, fake.ID, fake.Token, nil, nil).Ping(ctx); err != nil {
+	if err := New(fake.URL, fake.ID, fake.Token, nil, nil).Ping(ctx); err != nil {
 		t.Fatalf("ping: %v", err)
 	}
 
 	// Refused credentials: permanent, recognisable, naming the settings.
-	err := NewAPI(fake.URL, fake.ID, "revoked", nil, nil).Ping(ctx)
+	err := New(fake.URL, fake.ID, "revoked", nil, nil).Ping(ctx)
 	if !errors.Is(err, ErrUnauthorized) || fault.KindOf(err) != fault.Permanent || StatusOf(err) != http.StatusUnauthorized {
 		t.Errorf("wrong token: %v (kind %s, status %d), want a permanent ErrUnauthorized", err, fault.KindOf(err), StatusOf(err))
 	}
@@ -36,7 +36,7 @@ func TestPing(t *testing.T) {
 	// Unreachable: retryable, and not mistaken for refused credentials.
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
-	err = NewAPI(down.URL, fake.ID, fake.Token, nil, nil).Ping(ctx)
+	err = New(down.URL, fake.ID, fake.Token, nil, nil).Ping(ctx)
 	if fault.KindOf(err) != fault.Unavailable || errors.Is(err, ErrUnauthorized) || StatusOf(err) != 0 {
 		t.Errorf("unreachable: %v (kind %s), want unavailable", err, fault.KindOf(err))
 	}
@@ -45,7 +45,7 @@ func TestPing(t *testing.T) {
 		http.Error(w, `{"message":"Forbidden"}`, http.StatusForbidden)
 	}))
 	defer forbidden.Close()
-	if err := NewAPI(forbidden.URL, "a", "b", nil, nil).Ping(ctx); !errors.Is(err, ErrUnauthorized) || fault.KindOf(err) != fault.Permanent {
+	if err := New(forbidden.URL, "a", "b", nil, nil).Ping(ctx); !errors.Is(err, ErrUnauthorized) || fault.KindOf(err) != fault.Permanent {
 		t.Errorf("403: %v, want a permanent ErrUnauthorized", err)
 	}
 	for _, r := range fake.Requests() {
@@ -60,7 +60,7 @@ func TestCall(t *testing.T) {
 	fake.AddCall(aircalltest.Call{ID: 1843377012, Audio: []byte("ID3 recording")})
 	fake.AddCall(aircalltest.Call{ID: 1843391455, Audio: []byte("ID3 voicemail"), Voicemail: true})
 	fake.AddCall(aircalltest.Call{ID: 7})
-	api := NewAPI(fake.URL+"/", fake.ID, fake.Token, nil, nil)
+	api := New(fake.URL+"/", fake.ID, fake.Token, nil, nil)
 	ctx := context.Background()
 	for _, tt := range []struct {
 		id    int64
@@ -107,7 +107,7 @@ func TestRateLimit(t *testing.T) {
 	clock := func() time.Time { return now }
 	fake.Now = clock
 	fake.Limit = 2
-	api := NewAPI(fake.URL, fake.ID, fake.Token, nil, clock)
+	api := New(fake.URL, fake.ID, fake.Token, nil, clock)
 	ctx := context.Background()
 	for i := range 2 {
 		if _, err := api.Call(ctx, 1); err != nil {
@@ -130,7 +130,7 @@ func TestRateLimit(t *testing.T) {
 
 func TestRateLimitWait(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	a := NewAPI("", "", "", nil, func() time.Time { return now })
+	a := New("", "", "", nil, func() time.Time { return now })
 	for _, tt := range []struct {
 		name   string
 		header http.Header
@@ -156,13 +156,13 @@ func TestServerErrorsAreRetryable(t *testing.T) {
 		w.WriteHeader(http.StatusBadGateway)
 	}))
 	defer srv.Close()
-	_, err := NewAPI(srv.URL, "a", "b", nil, nil).Call(context.Background(), 1)
+	_, err := New(srv.URL, "a", "b", nil, nil).Call(context.Background(), 1)
 	if fault.KindOf(err) != fault.Unavailable || fault.RetryAfter(err) != 7*time.Second {
 		t.Errorf("502: %v (kind %s, retry after %s)", err, fault.KindOf(err), fault.RetryAfter(err))
 	}
 }
 
-func TestAPIFromConfig(t *testing.T) {
+func TestFromConfig(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		env     map[string]string
@@ -172,7 +172,7 @@ func TestAPIFromConfig(t *testing.T) {
 	}{
 		{"unset", nil, true, "", ""},
 		{"id only", map[string]string{"AIRCALL_API_ID": "i"}, true, "", ""},
-		{"default URL", map[string]string{"AIRCALL_API_ID": "i", "AIRCALL_API_TOKEN": "t"}, false, "", DefaultAPIURL},
+		{"default URL", map[string]string{"AIRCALL_API_ID": "i", "AIRCALL_API_TOKEN": "t"}, false, "", DefaultURL},
 		{"own URL", map[string]string{"AIRCALL_API_ID": "i", "AIRCALL_API_TOKEN": "t", "AIRCALL_API_URL": "http://127.0.0.1:9/"}, false, "", "http://127.0.0.1:9"},
 		{"malformed URL", map[string]string{"AIRCALL_API_ID": "i", "AIRCALL_API_TOKEN": "t", "AIRCALL_API_URL": "api.aircall.io"}, false, "AIRCALL_API_URL", ""},
 	} {
@@ -181,7 +181,7 @@ func TestAPIFromConfig(t *testing.T) {
 			env[k] = v
 		}
 		cfg := config.New(config.FromMap(env))
-		api := APIFromConfig(cfg)
+		api := FromConfig(cfg)
 		if (api == nil) != tt.wantNil {
 			t.Errorf("%s: api %v, want nil %v", tt.name, api, tt.wantNil)
 		}

@@ -1,4 +1,4 @@
-package guests
+package trust
 
 import "testing"
 
