@@ -14,30 +14,6 @@ import (
 	"github.com/harborstays/concierge/lib/testenv"
 )
 
-// listingSecrets returns the restricted values (Wi-Fi network and
-// password: Guesty custom fields) of a listing fixture.
-func listingSecrets(t *testing.T, fixture string) []string {
-	t.Helper()
-	var ev struct {
-		Listing struct {
-			CustomFields []struct {
-				Value string `json:"value"`
-			} `json:"customFields"`
-		} `json:"listing"`
-	}
-	if err := json.Unmarshal(fixtures.Read(fixture), &ev); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, f := range ev.Listing.CustomFields {
-		out = append(out, f.Value)
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s has no restricted values", fixture)
-	}
-	return out
-}
-
 // make run's sample stays are alive whatever today is, and the assistant
 // tells each sample guest what the disclosure window allows today: Casey,
 // arriving today, and Jordan, mid-stay, get their own home's Wi-Fi (and
@@ -65,8 +41,8 @@ func TestSeededStaysAreCurrent(t *testing.T) {
 		}
 	}
 
-	harbor := listingSecrets(t, "guesty/listing.updated.json")
-	cedar := listingSecrets(t, "local/guesty.listing.second.json")
+	harbor := fixtures.ListingSecrets("guesty/listing.updated.json")
+	cedar := fixtures.ListingSecrets("local/guesty.listing.second.json")
 	later, _, _ := strings.Cut(lang.SecretsFrom.In("en"), "%s")
 	ended := lang.SecretsEnded.In("en")
 	type reply struct {

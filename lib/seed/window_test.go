@@ -2,7 +2,6 @@ package seed_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,30 +18,6 @@ import (
 	"github.com/harborstays/concierge/lib/seed"
 )
 
-// secretsOf returns the restricted values (the Wi-Fi network and
-// password: Guesty custom fields) of a listing fixture.
-func secretsOf(t *testing.T, fixture string) []string {
-	t.Helper()
-	var ev struct {
-		Listing struct {
-			CustomFields []struct {
-				Value string `json:"value"`
-			} `json:"customFields"`
-		} `json:"listing"`
-	}
-	if err := json.Unmarshal(fixtures.Read(fixture), &ev); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, f := range ev.Listing.CustomFields {
-		out = append(out, f.Value)
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s has no restricted values", fixture)
-	}
-	return out
-}
-
 // What each sample guest is told about the Wi-Fi, through the bot's own
 // intake and answer job, with the clock at several hours of the listings'
 // days: Casey, arriving today at 4 PM, has it in the morning already (the
@@ -58,8 +33,8 @@ func TestSampleGuestsWiFiThroughTheDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	harbor := secretsOf(t, "guesty/listing.updated.json")
-	cedar := secretsOf(t, "local/guesty.listing.second.json")
+	harbor := fixtures.ListingSecrets("guesty/listing.updated.json")
+	cedar := fixtures.ListingSecrets("local/guesty.listing.second.json")
 	later, _, _ := strings.Cut(lang.SecretsFrom.In("en"), "%s")
 	ended := lang.SecretsEnded.In("en")
 	for _, tc := range []struct {
