@@ -96,7 +96,9 @@ func TestMatchesWholeWords(t *testing.T) {
 // comparison negated (the German compound and "check in" lose their
 // match); `!dup && (max == 0 || len(out) < max)` with && made ||, max == 0
 // negated or < made <= (a span twice, or more than max); the prefix span's
-// `end++` made end-- (a span that ends inside its word).
+// `end++` made end-- (a span that ends inside its word); spansExact's stop
+// `max > 0 && len(out) == max` with > made <=, == made != or && made ||
+// (all spans where max asks for one, or one where it asks for two).
 func TestSpansAcrossHyphens(t *testing.T) {
 	for _, c := range []struct {
 		text, kw string
@@ -109,6 +111,9 @@ func TestSpansAcrossHyphens(t *testing.T) {
 		{"check-in check in", "check in", 1, [][2]int{{9, 17}}},
 		{"parkplatz gebuhr", "park*", 0, [][2]int{{0, 9}}},
 		{"free parking here", "park*", 0, [][2]int{{5, 12}}},
+		{"cancel and cancel again", "cancel", 0, [][2]int{{0, 6}, {11, 17}}},
+		{"cancel and cancel again", "cancel", 1, [][2]int{{0, 6}}},
+		{"cancel cancel cancel", "cancel", 2, [][2]int{{0, 6}, {7, 13}}},
 	} {
 		got := spans(c.text, c.kw, c.max)
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {

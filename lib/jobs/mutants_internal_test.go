@@ -4,6 +4,9 @@ package jobs
 // gremlins mutants it kills.
 
 import (
+	"encoding/hex"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +77,75 @@ func TestTruncateBounds(t *testing.T) {
 	}
 	if got := truncate(strings.Repeat("\x80", 2500)); got != "" {
 		t.Errorf("continuation bytes only: %q", got)
+	}
+}
+
+// Verify's bounds let in what they are sized for: a signature header of
+// four v1 entries each followed by a space (272 bytes), and a timestamp of
+// 12 characters (zero-padded: the signature covers the digits as sent).
+// Its refusals name their reason for the log: a header missing either half
+// is unsigned, and a signature from the future says by how much.
+// Kills: `len(sig) > maxSignatureHeader` and `len(ts) > 12` made >= (the
+// bound's own size refused); `ts == "" || sig == ""` made && (a half-signed
+// invocation logged as malformed or mismatched); `(-age).Round` made
+// `(+age)` (a negative duration in the future's message).
+func TestVerifyBounds(t *testing.T) {
+	now := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	k, err := NewKeys(strings.Repeat("k", MinKeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Now = func() time.Time { return now }
+	body := []byte(`{"job_id":"j"}`)
+	sign := func(ts string) string {
+		return "v1=" + hex.EncodeToString(mac(k.keys[0], payload(ts, "vectorize", body)))
+	}
+	ts := fmt.Sprint(now.Unix())
+
+	const bound = 4 * (len("v1=") + 64 + 1) // four entries of 32 hex-encoded bytes, each with a space
+	good := sign(ts)
+	full := "v9=" + strings.Repeat("0", bound-len(good)-len("v9=")-1) + " " + good
+	if len(full) != bound {
+		t.Fatalf("test header is %d bytes, want %d", len(full), bound)
+	}
+	h := http.Header{}
+	h.Set(TimestampHeader, ts)
+	h.Set(SignatureHeader, full)
+	if err := k.Verify(h, "vectorize", body); err != nil {
+		t.Errorf("a signature header of %d bytes: %v", bound, err)
+	}
+	h.Set(SignatureHeader, "v9=0"+full)
+	if err := k.Verify(h, "vectorize", body); err == nil || !strings.Contains(err.Error(), "malformed signature") {
+		t.Errorf("a signature header over the bound: %v", err)
+	}
+
+	padded := fmt.Sprintf("%012d", now.Unix())
+	h = http.Header{}
+	h.Set(TimestampHeader, padded)
+	h.Set(SignatureHeader, sign(padded))
+	if err := k.Verify(h, "vectorize", body); err != nil {
+		t.Errorf("a 12-character timestamp: %v", err)
+	}
+	h.Set(TimestampHeader, "0"+padded)
+	h.Set(SignatureHeader, sign("0"+padded))
+	if err := k.Verify(h, "vectorize", body); err == nil || !strings.Contains(err.Error(), "malformed timestamp") {
+		t.Errorf("a 13-character timestamp: %v", err)
+	}
+
+	for name, h := range map[string]http.Header{
+		"timestamp only": {TimestampHeader: {ts}},
+		"signature only": {SignatureHeader: {good}},
+	} {
+		if err := k.Verify(h, "vectorize", body); err == nil || err.Error() != "unsigned" {
+			t.Errorf("%s: %v, want unsigned", name, err)
+		}
+	}
+
+	future := fmt.Sprint(now.Add(10 * time.Minute).Unix())
+	h = http.Header{}
+	h.Set(TimestampHeader, future)
+	h.Set(SignatureHeader, sign(future))
+	if err := k.Verify(h, "vectorize", body); err == nil || err.Error() != "signed 10m0s in the future" {
+		t.Errorf("signed 10 minutes ahead: %v", err)
 	}
 }
