@@ -9,6 +9,7 @@ import (
 
 	"github.com/harborstays/concierge/lib/fault"
 	"github.com/harborstays/concierge/lib/jobs"
+	"github.com/harborstays/concierge/lib/stack"
 )
 
 func TestParseReplySubject(t *testing.T) {
@@ -47,6 +48,43 @@ func TestKindsAreDeclaredWhole(t *testing.T) {
 		}
 		if k.Budget >= p.Lease {
 			t.Errorf("kind %s: budget %s not inside its lease %s", k.Name, k.Budget, p.Lease)
+		}
+	}
+}
+
+// A budget is what lets an attempt end on its own terms (record its
+// outcome, keep what it finished) before the watchdog kills it: the kinds
+// whose work can outrun their function's timeout carry one, and it stays
+// inside stack.yml's write_timeout with room for that bookkeeping.
+func TestBudgetsSitInsideTheirFunctionsTimeout(t *testing.T) {
+	st, err := stack.Load(filepath.Join("..", "..", "stack.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Waits on Chatwoot's retries, speech services, recordings and
+	// Guesty's rate limit: each can take longer than the function has.
+	bounded := map[string]bool{
+		"contact-sync": true, "reply": true, "urgent-call": true,
+		"transcribe": true, "synthesize": true, "transcribe-call": true,
+		"guesty-reconcile": true,
+	}
+	const bookkeeping = 5 * time.Second
+	for _, k := range jobs.All() {
+		fn, ok := st.Functions[k.Function]
+		if !ok {
+			t.Errorf("kind %s: function %q not in stack.yml", k.Name, k.Function)
+			continue
+		}
+		timeout, err := time.ParseDuration(fn.Environment["write_timeout"])
+		if err != nil {
+			t.Errorf("kind %s: %s's write_timeout: %v", k.Name, k.Function, err)
+			continue
+		}
+		if bounded[k.Name] && k.Budget <= 0 {
+			t.Errorf("kind %s: no budget, so %s's %s timeout ends it unrecorded", k.Name, k.Function, timeout)
+		}
+		if k.Budget > 0 && k.Budget > timeout-bookkeeping {
+			t.Errorf("kind %s: budget %s leaves less than %s of %s's %s timeout", k.Name, k.Budget, bookkeeping, k.Function, timeout)
 		}
 	}
 }

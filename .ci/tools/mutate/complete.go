@@ -23,7 +23,9 @@ import (
 //     `case` clause and declarations outside functions are in no block, so
 //     their mutants are NOT COVERED however well they are tested (every
 //     condition of a tagless switch, every constant such as a tolerance).
-//     complete runs those mutants itself, as gremlins runs the others.
+//     Nor is what follows a function literal in the same statement
+//     (`}); err != nil {`). complete runs those mutants itself, as
+//     gremlins runs the others.
 //   - Exit status. It takes any failing `go test` for a kill, and `go test`
 //     fails with status 1 when the mutant does not compile (`"a" - b`, a
 //     constant divided by zero): such a mutant tests nothing. complete
@@ -86,6 +88,8 @@ func complete(src, tmp, out string, p pkgConfig, coefficient int, w io.Writer) e
 				why = "package level: no coverage block"
 			case m.Status == notCovered && sf.inCase(m.Line, m.Column):
 				why = "case expression: no coverage block"
+			case m.Status == notCovered && sf.afterLit(m.Line, m.Column):
+				why = "after a function literal: no coverage block"
 			case m.Status == killed && m.Type == "ARITHMETIC_BASE":
 				why = "build check"
 			default:

@@ -569,7 +569,7 @@ func assess(src, out string, p pkgConfig, eqs []*equivalent) (score, error) {
 					}
 				}
 			}
-			if mu.Status == notCovered && (mu.Func == "" || sf.inCase(m.Line, m.Column)) {
+			if mu.Status == notCovered && (mu.Func == "" || sf.inCase(m.Line, m.Column) || sf.afterLit(m.Line, m.Column)) {
 				// Gremlins cannot tell whether it is covered and complete
 				// did not run it (a -report of an older run): listed, not
 				// scored.
@@ -648,6 +648,8 @@ type sourceFile struct {
 	funcs     []funcRange
 	tokens    map[int]token.Token // operator at offset
 	cases     [][2]int            // offsets [from, to) of case clauses' expressions
+	afterLits [][2]int            // offsets [from, to) a statement holds from its first function literal on
+	litBodies [][2]int            // offsets [from, to) of function literals' bodies
 }
 
 type funcRange struct {
@@ -688,10 +690,58 @@ func readSource(name string) (*sourceFile, error) {
 			if len(n.List) > 0 {
 				sf.cases = append(sf.cases, [2]int{fset.Position(n.List[0].Pos()).Offset, fset.Position(n.List[len(n.List)-1].End()).Offset})
 			}
+		case *ast.FuncLit:
+			sf.litBodies = append(sf.litBodies, [2]int{fset.Position(n.Body.Pos()).Offset, fset.Position(n.Body.End()).Offset})
+		case ast.Stmt:
+			if from, to := afterFuncLit(n); from.IsValid() {
+				sf.afterLits = append(sf.afterLits, [2]int{fset.Position(from).Offset, fset.Position(to).Offset})
+			}
 		}
 		return true
 	})
 	return sf, nil
+}
+
+// afterFuncLit is the part of statement s that cmd/cover leaves in no
+// block: it ends a block at a statement's first function literal
+// (statementBoundary in cmd/cover/cover.go), so what follows the literal
+// up to the statement's body (`}); err != nil {`) is counted by nothing,
+// though it runs whenever the statement does. The literal's own body has
+// blocks of its own. from is invalid when s holds no literal there.
+func afterFuncLit(s ast.Stmt) (from, to token.Pos) {
+	var header []ast.Node
+	to = s.End()
+	switch s := s.(type) {
+	case *ast.BlockStmt, *ast.LabeledStmt, *ast.CaseClause, *ast.CommClause, *ast.SelectStmt:
+		return token.NoPos, token.NoPos // their statements are judged one by one
+	case *ast.IfStmt:
+		header, to = []ast.Node{s.Init, s.Cond}, s.Body.Pos()
+	case *ast.ForStmt:
+		header, to = []ast.Node{s.Init, s.Cond, s.Post}, s.Body.Pos()
+	case *ast.RangeStmt:
+		header, to = []ast.Node{s.X}, s.Body.Pos()
+	case *ast.SwitchStmt:
+		header, to = []ast.Node{s.Init, s.Tag}, s.Body.Pos()
+	case *ast.TypeSwitchStmt:
+		header, to = []ast.Node{s.Init, s.Assign}, s.Body.Pos()
+	default:
+		header = []ast.Node{s}
+	}
+	for _, n := range header {
+		if n == nil {
+			continue
+		}
+		ast.Inspect(n, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.FuncLit); ok && !from.IsValid() {
+				from = lit.Pos()
+			}
+			return !from.IsValid()
+		})
+		if from.IsValid() {
+			return from, to
+		}
+	}
+	return token.NoPos, token.NoPos
 }
 
 // offset is the byte offset of line:col (both from 1), or -1.
@@ -715,6 +765,28 @@ func (f *sourceFile) inCase(line, col int) bool {
 	off := f.offset(line, col)
 	for _, c := range f.cases {
 		if c[0] <= off && off < c[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// afterLit reports whether line:col is in the part of a statement after
+// its first function literal (see afterFuncLit), outside any literal's body.
+func (f *sourceFile) afterLit(line, col int) bool {
+	off := f.offset(line, col)
+	for _, a := range f.afterLits {
+		if off < a[0] || off >= a[1] {
+			continue
+		}
+		inBody := false
+		for _, b := range f.litBodies {
+			if b[0] >= a[0] && b[0] <= off && off < b[1] {
+				inBody = true
+				break
+			}
+		}
+		if !inBody {
 			return true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -348,5 +349,94 @@ func TestEquivalentWithOr(t *testing.T) {
 	}
 	if want := "if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {"; eqs[0].Source != want || eqs[0].Reason != "why" {
 		t.Errorf("source %q reason %q", eqs[0].Source, eqs[0].Reason)
+	}
+}
+
+// closures is a file whose statements hold function literals in their
+// headers, the shape `if _, err := pgx.ForEachRow(rows, …, func() error
+// {…}); err != nil {` has.
+const closures = `package p
+
+func each(f func() error) error { return f() }
+
+func A(x int) error {
+	if err := each(func() error { if x > 1 { return nil }; return nil }); err != nil && x > 0 {
+		return err
+	}
+	y := x + 1
+	z := each(func() error { return nil }) != nil || y > 2
+	for i := 0; i < y && each(func() error { return nil }) == nil; i++ {
+		_ = i - 1
+	}
+	_ = z
+	return nil
+}
+`
+
+// TestAfterLitAgreesWithCover checks afterLit against cmd/cover itself:
+// every operator inside a function is in a block of a real coverage
+// profile exactly when afterLit says it is not after a literal.
+func TestAfterLitAgreesWithCover(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":    "module p\n\ngo 1.22\n",
+		"p.go":      closures,
+		"p_test.go": "package p\n\nimport \"testing\"\n\nfunc TestA(t *testing.T) { _ = A(2) }\n",
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("go", "test", "-count=1", "-coverprofile=c.out", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go test: %v\n%s", err, out)
+	}
+	prof, err := os.ReadFile(filepath.Join(dir, "c.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pos struct{ line, col int }
+	less := func(a, b pos) bool { return a.line < b.line || a.line == b.line && a.col < b.col }
+	var blocks [][2]pos
+	for _, l := range strings.Split(string(prof), "\n")[1:] {
+		var a, b pos
+		var stmts, count int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(l, "p/p.go:"), "%d.%d,%d.%d %d %d", &a.line, &a.col, &b.line, &b.col, &stmts, &count); err == nil {
+			blocks = append(blocks, [2]pos{a, b})
+		}
+	}
+	if len(blocks) == 0 {
+		t.Fatalf("no blocks in the profile:\n%s", prof)
+	}
+	sf, err := readSource(filepath.Join(dir, "p.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := 0
+	for off, tok := range sf.tokens {
+		line := sort.SearchInts(sf.lineStart, off+1)
+		p := pos{line, off - sf.lineStart[line-1] + 1}
+		if sf.funcAt(p.line) == "" {
+			continue
+		}
+		inBlock := false
+		for _, b := range blocks {
+			if !less(p, b[0]) && less(p, b[1]) {
+				inBlock = true
+			}
+		}
+		al := sf.afterLit(p.line, p.col)
+		if al {
+			after++
+		}
+		if al == inBlock {
+			t.Errorf("%s at %d:%d: afterLit %v, in a cover block %v", tok, p.line, p.col, al, inBlock)
+		}
+	}
+	if after < 3 {
+		t.Errorf("%d operators after a literal, want the sample's 3 or more", after)
 	}
 }
