@@ -351,11 +351,11 @@ func stayFields(s *guests.Stay) map[string]string {
 // secretLater says, in language l, when the door code, Wi-Fi and address
 // will be shared.
 func secretLater(l string, s *guests.Stay, before time.Duration, now time.Time) string {
+	if s.Ended(now) {
+		return lang.SecretsEnded.In(l)
+	}
 	if !s.Confirmed() || s.CheckIn.IsZero() {
 		return lang.SecretsUnconfirmed.In(l)
-	}
-	if !s.CheckOut.IsZero() && now.After(s.CheckOut) {
-		return lang.SecretsEnded.In(l)
 	}
 	loc := location(s.Timezone)
 	from := s.CheckIn.Add(-before).In(loc)

@@ -281,6 +281,52 @@ func TestQuotesOnlyWhatAnswers(t *testing.T) {
 	}
 }
 
+// A quote answers a word only with its modifier: a clothes dryer is no
+// answer to a hair dryer. The offline answerer hands those off rather than
+// mislead; the head noun alone may differ ("washing machine" is answered
+// by "Washer").
+func TestModifierMustMatch(t *testing.T) {
+	amenities := listingHit("amenities", "Amenities: Wireless Internet, Kitchen, Washer, Dryer, Hair dryer, Free parking on premises.")
+	access := listingHit("access", "Parking: space 12 in the rear lot.")
+	tests := []struct {
+		q       string
+		hits    []retrieval.Hit
+		handoff bool
+		want    string
+		never   []string
+	}{
+		{"Is there a hair dryer?", []retrieval.Hit{listingHit("amenities", "Amenities: Wireless Internet, Kitchen, Washer, Dryer, Free parking on premises.")}, true, "", nil},
+		{"Is there a hair dryer?", []retrieval.Hit{amenities}, false, "Amenities: Hair dryer.", []string{"Washer", "Dryer,"}},
+		{"Is there a dryer?", []retrieval.Hit{amenities}, false, "Dryer", []string{"Washer", "Kitchen"}},
+		{"Is there a washing machine?", []retrieval.Hit{amenities}, false, "Washer", []string{"Kitchen", "Dryer"}},
+		{"Do you have a hair dryer?", []retrieval.Hit{listingHit("notes", "The dryer is in the laundry closet.")}, true, "", nil},
+		{"Where do we park?", []retrieval.Hit{access, amenities}, false, "space 12", nil},
+		{"Which amenities are there?", []retrieval.Hit{amenities}, false, "Wireless Internet, Kitchen, Washer", nil},
+	}
+	for _, tt := range tests {
+		res := engine(t, &fakeIndex{hits: tt.hits}, nil).Answer(context.Background(),
+			Request{Question: tt.q, Access: guests.Access{GuestID: "G"}, Now: time.Now()})
+		if res.Handoff != tt.handoff {
+			t.Errorf("%q: handoff %v (%s), want %v:\n%s", tt.q, res.Handoff, res.Reason, tt.handoff, res.Text)
+			continue
+		}
+		if tt.handoff {
+			if res.Reason != ReasonNothing {
+				t.Errorf("%q: reason %q, want %q", tt.q, res.Reason, ReasonNothing)
+			}
+			continue
+		}
+		if !strings.Contains(res.Text, tt.want) {
+			t.Errorf("%q: answer lacks %q:\n%s", tt.q, tt.want, res.Text)
+		}
+		for _, n := range tt.never {
+			if strings.Contains(res.Text, n) {
+				t.Errorf("%q: answer quotes %q:\n%s", tt.q, n, res.Text)
+			}
+		}
+	}
+}
+
 // Every message the engine says is in the guest's language: answers, the
 // secrets' window, the request for proof; a hand-off carries it for the
 // acknowledgement.

@@ -1,6 +1,7 @@
 package answer
 
 import (
+	"maps"
 	"strings"
 	"time"
 
@@ -28,8 +29,52 @@ func init() {
 func words(s string) []string {
 	var out []string
 	for _, w := range strings.Fields(normalize(strings.ReplaceAll(s, "-", " "))) {
-		if !stop[w] && len(w) > 1 {
+		if content(w) {
 			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func content(w string) bool { return !stop[w] && len(w) > 1 }
+
+// modifiers maps each content word of the question to the content word
+// right before it ("hair" of "dryer" in "a hair dryer"). A quote answers
+// the word only if it also answers its modifier: "Amenities: Dryer" is no
+// answer to a hair dryer. The head noun may go unmatched ("washing
+// machine" is a Washer), so a coffee maker still answers a coffee grinder.
+func modifiers(s string) map[string]string {
+	m := map[string]string{}
+	prev := ""
+	for _, w := range strings.Fields(normalize(strings.ReplaceAll(s, "-", " "))) {
+		if !content(w) {
+			prev = ""
+			continue
+		}
+		if prev != "" {
+			m[w] = prev
+		}
+		prev = w
+	}
+	return m
+}
+
+// answers is the set of question words qw that text answers: a word it
+// shares (see related) whose modifier, if any, it shares too.
+func answers(text string, qw []string, mods map[string]string) map[string]bool {
+	tw := words(text)
+	has := func(x string) bool {
+		for _, w := range tw {
+			if related(w, x) {
+				return true
+			}
+		}
+		return false
+	}
+	out := map[string]bool{}
+	for _, x := range qw {
+		if has(x) && (mods[x] == "" || has(mods[x])) {
+			out[x] = true
 		}
 	}
 	return out
@@ -161,7 +206,7 @@ func isQuestion(s string) bool { return strings.ContainsAny(s, "?¿") }
 // same kind of source (a listing's sentence is never followed by a shared
 // default that may contradict it).
 func quoteBest(text, l string, hits []retrieval.Hit) (string, []Citation, bool) {
-	qw := words(text)
+	qw, mods := words(text), modifiers(text)
 	type cand struct {
 		text    string
 		hit     int
@@ -172,24 +217,22 @@ func quoteBest(text, l string, hits []retrieval.Hit) (string, []Citation, bool) 
 	for hi, h := range hits {
 		for _, s := range sentences(h.Text) {
 			c := cand{text: s, hit: hi, covered: map[string]bool{}}
-			for _, w := range words(s) {
-				for _, x := range qw {
-					if related(w, x) {
-						c.covered[x] = true
-					}
+			// A list is judged item by item: its label and the items
+			// that answer a word count, the others are pruned.
+			label, items, isList := list(s)
+			if isList {
+				for _, it := range items {
+					maps.Copy(c.covered, answers(it, qw, mods))
 				}
+				if len(c.covered) > 0 {
+					c.text = prune(s, func(item string) bool { return len(answers(item, qw, mods)) > 0 })
+				}
+				// Asked for the label ("which amenities?"): the whole list.
+				maps.Copy(c.covered, answers(label, qw, mods))
+			} else {
+				c.covered = answers(s, qw, mods)
 			}
 			if c.score = len(c.covered); c.score > 0 {
-				c.text = prune(s, func(item string) bool {
-					for _, w := range words(item) {
-						for x := range c.covered {
-							if related(w, x) {
-								return true
-							}
-						}
-					}
-					return false
-				})
 				best = append(best, c)
 			}
 		}
@@ -238,24 +281,34 @@ func quoteBest(text, l string, hits []retrieval.Hit) (string, []Citation, bool) 
 	return restLead.In(l) + " " + quoteMarks(l, body), cites, true
 }
 
-// prune keeps, of a long list ("Amenities: Wireless Internet, Kitchen,
-// Washer, ..."), the label and the items keep accepts; other sentences are
-// returned as they are.
+// list splits a long list ("Amenities: Wireless Internet, Kitchen,
+// Washer, ...") into its label and items; ok is false for other sentences.
+func list(s string) (label string, items []string, ok bool) {
+	label, rest, ok := strings.Cut(s, ": ")
+	if !ok || strings.Count(rest, ", ") < 3 {
+		return "", nil, false
+	}
+	return label, strings.Split(strings.TrimSuffix(rest, "."), ", "), true
+}
+
+// prune keeps, of a long list, the label and the items keep accepts; other
+// sentences, and a list none of whose items keep accepts, are returned as
+// they are.
 func prune(s string, keep func(item string) bool) string {
-	label, list, ok := strings.Cut(s, ": ")
-	if !ok || strings.Count(list, ", ") < 3 {
+	label, items, ok := list(s)
+	if !ok {
 		return s
 	}
-	var items []string
-	for _, it := range strings.Split(strings.TrimSuffix(list, "."), ", ") {
+	var kept []string
+	for _, it := range items {
 		if keep(it) {
-			items = append(items, it)
+			kept = append(kept, it)
 		}
 	}
-	if len(items) == 0 {
+	if len(kept) == 0 {
 		return s
 	}
-	return label + ": " + strings.Join(items, ", ") + "."
+	return label + ": " + strings.Join(kept, ", ") + "."
 }
 
 // stayCitation is the citation id of the reservation's facts, as the model

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/harborstays/concierge/lib/guests"
+	"github.com/harborstays/concierge/lib/lang"
 )
 
 // A reservation can arrive before its listing (Guesty sends
@@ -82,6 +83,40 @@ func TestStayArrivalAndDeparture(t *testing.T) {
 				if ok != (c.want != "") || (ok && got.Format("2006-01-02 15:04") != c.want) {
 					t.Errorf("%s = %v, %v; want %q", c.what, got, ok, c.want)
 				}
+			}
+		})
+	}
+}
+
+// A guest refused the Wi-Fi is told why: not yet (and from when), the stay
+// has ended, or confirmed guests only. Guesty's checked_out status, early
+// or on time, is an ended stay, never "confirmed guests only".
+func TestSecretRefusalSaysWhy(t *testing.T) {
+	in := time.Date(2026, 7, 10, 15, 0, 0, 0, time.UTC)
+	out := time.Date(2026, 7, 14, 11, 0, 0, 0, time.UTC)
+	stay := func(status string) *guests.Stay {
+		return &guests.Stay{ReservationID: "R", Status: status, ListingID: "L", Timezone: "UTC", CheckIn: in, CheckOut: out}
+	}
+	ended := lang.SecretsEnded.In("en")
+	unconfirmed := lang.SecretsUnconfirmed.In("en")
+	later, _, _ := strings.Cut(lang.SecretsFrom.In("en"), "%s")
+	for _, c := range []struct {
+		name string
+		s    *guests.Stay
+		now  time.Time
+		want string
+	}{
+		{"confirmed, a week ahead", stay("confirmed"), in.Add(-7 * 24 * time.Hour), later},
+		{"confirmed, after check-out", stay("confirmed"), out.Add(time.Hour), ended},
+		{"checked out, after check-out", stay("checked_out"), out.Add(time.Hour), ended},
+		{"checked out early", stay("checked_out"), out.Add(-24 * time.Hour), ended},
+		{"inquiry", stay("inquiry"), in.Add(time.Hour), unconfirmed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := engine(t, &fakeIndex{}, nil).Answer(context.Background(),
+				Request{Question: "What is the wifi password?", Access: guests.Access{GuestID: "G", Stay: c.s}, Now: c.now})
+			if res.Handoff || res.Provenance.Policy != "secret-later" || !strings.HasPrefix(res.Text, c.want) {
+				t.Errorf("got %q (handoff %v, policy %q), want it to start %q", res.Text, res.Handoff, res.Provenance.Policy, c.want)
 			}
 		})
 	}

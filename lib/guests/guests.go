@@ -76,6 +76,17 @@ func (s *Stay) Confirmed() bool {
 	return s != nil && (s.Status == "confirmed" || s.Status == "checked_in")
 }
 
+// Ended reports whether the stay is over at now: Guesty marked the guest
+// checked out (possibly before the booked check-out), or a booked stay's
+// check-out has passed. An unconfirmed reservation never "ends": it was
+// never a stay.
+func (s *Stay) Ended(now time.Time) bool {
+	if s == nil {
+		return false
+	}
+	return s.Status == "checked_out" || s.Confirmed() && !s.CheckOut.IsZero() && now.After(s.CheckOut)
+}
+
 // Window reports whether now is within [check-in - before, check-out]: when
 // door codes, Wi-Fi passwords and the exact address may be shared.
 func (s *Stay) Window(now time.Time, before time.Duration) bool {

@@ -33,9 +33,38 @@ func TestWindow(t *testing.T) {
 		{"no stay", nil, in, false},
 		{"no check-out date", &Stay{Status: "confirmed", CheckIn: in}, in, false},
 		{"no check-in date", &Stay{Status: "confirmed", CheckOut: out}, in, false},
+		{"checked out early, before the booked check-out", stay("checked_out"), out.Add(-24 * time.Hour), false},
 	} {
 		if got := c.s.Window(c.now, before); got != c.want {
 			t.Errorf("%s: Window = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// Ended decides between "the stay has ended" and "confirmed guests only"
+// when a secret is refused: a checked-out guest was a guest.
+func TestEnded(t *testing.T) {
+	in := time.Date(2026, 7, 10, 15, 0, 0, 0, time.UTC)
+	out := time.Date(2026, 7, 14, 11, 0, 0, 0, time.UTC)
+	stay := func(status string) *Stay { return &Stay{Status: status, CheckIn: in, CheckOut: out} }
+	for _, c := range []struct {
+		name string
+		s    *Stay
+		now  time.Time
+		want bool
+	}{
+		{"confirmed, during", stay("confirmed"), in.Add(time.Hour), false},
+		{"confirmed, at check-out", stay("confirmed"), out, false},
+		{"confirmed, after check-out", stay("confirmed"), out.Add(time.Second), true},
+		{"checked in, after check-out", stay("checked_in"), out.Add(time.Hour), true},
+		{"checked out early", stay("checked_out"), out.Add(-24 * time.Hour), true},
+		{"checked out, after", stay("checked_out"), out.Add(24 * time.Hour), true},
+		{"inquiry, after its dates", stay("inquiry"), out.Add(24 * time.Hour), false},
+		{"confirmed, no check-out date", &Stay{Status: "confirmed", CheckIn: in}, out.Add(24 * time.Hour), false},
+		{"no stay", nil, out.Add(time.Hour), false},
+	} {
+		if got := c.s.Ended(c.now); got != c.want {
+			t.Errorf("%s: Ended = %v, want %v", c.name, got, c.want)
 		}
 	}
 }
