@@ -57,37 +57,6 @@ func TestCheckInTimeWithoutTheListingsZone(t *testing.T) {
 	}
 }
 
-func TestStayArrivalAndDeparture(t *testing.T) {
-	base := guests.Stay{CheckIn: time.Date(2025, 7, 18, 22, 0, 0, 0, time.UTC), CheckOut: time.Date(2025, 7, 21, 18, 0, 0, 0, time.UTC),
-		CheckInDay: "2025-07-18", CheckOutDay: "2025-07-21"}
-	tests := []struct {
-		name          string
-		tz, din, dout string
-		in, out       string // "" : not known
-	}{
-		{"zone", "America/Los_Angeles", "", "", "2025-07-18 15:00", "2025-07-21 11:00"},
-		{"zone wins over the defaults", "America/Los_Angeles", "16:00", "10:00", "2025-07-18 15:00", "2025-07-21 11:00"},
-		{"defaults on the local days", "", "16:00", "10:00", "2025-07-18 16:00", "2025-07-21 10:00"},
-		{"nothing local", "", "", "", "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := base
-			s.Timezone, s.DefaultCheckIn, s.DefaultCheckOut = tt.tz, tt.din, tt.dout
-			for _, c := range []struct {
-				what string
-				at   func() (time.Time, bool)
-				want string
-			}{{"arrival", s.Arrival, tt.in}, {"departure", s.Departure, tt.out}} {
-				got, ok := c.at()
-				if ok != (c.want != "") || (ok && got.Format("2006-01-02 15:04") != c.want) {
-					t.Errorf("%s = %v, %v; want %q", c.what, got, ok, c.want)
-				}
-			}
-		})
-	}
-}
-
 // A guest refused the Wi-Fi is told why: not yet (and from when), the stay
 // has ended, or confirmed guests only. Guesty's checked_out status, early
 // or on time, is an ended stay, never "confirmed guests only".

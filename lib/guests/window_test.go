@@ -68,3 +68,45 @@ func TestEnded(t *testing.T) {
 		}
 	}
 }
+
+// Arrival and Departure state the listing's clock or nothing: the instant
+// in the listing's zone, else Guesty's local day at the listing's default
+// time, never the instant read in UTC (a Los Angeles 3 PM is not 10 PM).
+func TestStayArrivalAndDeparture(t *testing.T) {
+	base := Stay{CheckIn: time.Date(2025, 7, 18, 22, 0, 0, 0, time.UTC), CheckOut: time.Date(2025, 7, 21, 18, 0, 0, 0, time.UTC),
+		CheckInDay: "2025-07-18", CheckOutDay: "2025-07-21"}
+	tests := []struct {
+		name          string
+		tz, din, dout string
+		in, out       string // "" : not known
+		noInstants    bool   // Guesty's UTC instants missing
+	}{
+		{"zone", "America/Los_Angeles", "", "", "2025-07-18 15:00", "2025-07-21 11:00", false},
+		{"zone wins over the defaults", "America/Los_Angeles", "16:00", "10:00", "2025-07-18 15:00", "2025-07-21 11:00", false},
+		{"defaults on the local days", "", "16:00", "10:00", "2025-07-18 16:00", "2025-07-21 10:00", false},
+		{"zone without the instants: the defaults", "America/Los_Angeles", "16:00", "10:00", "2025-07-18 16:00", "2025-07-21 10:00", true},
+		{"an unknown zone: the defaults", "Mars/Olympus_Mons", "16:00", "10:00", "2025-07-18 16:00", "2025-07-21 10:00", false},
+		{"an unknown zone and no defaults: nothing", "Mars/Olympus_Mons", "", "", "", "", false},
+		{"a default check-in only", "", "16:00", "", "2025-07-18 16:00", "", false},
+		{"nothing local", "", "", "", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := base
+			s.Timezone, s.DefaultCheckIn, s.DefaultCheckOut = tt.tz, tt.din, tt.dout
+			if tt.noInstants {
+				s.CheckIn, s.CheckOut = time.Time{}, time.Time{}
+			}
+			for _, c := range []struct {
+				what string
+				at   func() (time.Time, bool)
+				want string
+			}{{"arrival", s.Arrival, tt.in}, {"departure", s.Departure, tt.out}} {
+				got, ok := c.at()
+				if ok != (c.want != "") || (ok && got.Format("2006-01-02 15:04") != c.want) {
+					t.Errorf("%s = %v, %v; want %q", c.what, got, ok, c.want)
+				}
+			}
+		})
+	}
+}
