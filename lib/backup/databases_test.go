@@ -397,6 +397,10 @@ func TestParseKey(t *testing.T) {
 		{"attachments/objects/abc", "", false, ""},
 		{"doctor/probe-20260302T031700Z-ab", "", false, ""},
 		{"concierge/concierge-20260302T031700Z.dump.zst.age.age", "", false, ""},
+		// Not named for its folder's database: not a backup retention may
+		// count or delete, however date-like its name.
+		{"concierge/20260302T031700Z.dump.zst", "", false, ""},
+		{"concierge/chatwoot-20260302T031700Z.dump.zst", "", false, ""},
 	}
 	for _, tt := range tests {
 		db, got, ok := ParseKey(tt.prefix, tt.key)
