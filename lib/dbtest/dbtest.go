@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,6 +79,9 @@ func setup(ctx context.Context) (func(), error) {
 		}
 		// As root the postgres user must be able to enter the folder.
 		_ = os.Chmod(dir, 0o755)
+		// Whose cluster it is: make mutate stops the clusters of test
+		// binaries its timeouts killed, and only those.
+		_ = os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644)
 		// CONCIERGE_TEST_DURABLE=1 keeps fsync on, for benchmarks that
 		// should count what a production commit costs.
 		c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir + "/data", Durable: os.Getenv("CONCIERGE_TEST_DURABLE") != ""})

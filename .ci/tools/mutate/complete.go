@@ -108,7 +108,7 @@ func complete(src, tmp, out string, p pkgConfig, coefficient int, w io.Writer) e
 				why = "does not compile"
 			} else {
 				status, err = testMutant(src, tmp, file, mutated, p.Path, timeout)
-				reap(tmp, false, w)
+				reap(tmp, true, w)
 			}
 			if err != nil {
 				return fmt.Errorf("%s:%d:%d %s: %w", file, m.Line, m.Column, m.Type, err)

@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -445,9 +446,10 @@ func unleash(gremlins, src, tmp, out string, p pkgConfig, coefficient int, w io.
 		// and gremlins would count that failure as a kill by the tests.
 		"GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -count=1 -vet=off"),
 	)
-	// One worker runs one test binary at a time, so of the clusters under
-	// tmp only the newest can still be in use: reap the others as the run
-	// goes, rather than let a package's leftovers pile up.
+	// Reap, as the run goes, the clusters of test binaries that are gone
+	// (a timed-out mutant's), rather than let a package's leftovers pile
+	// up. Not "all but the newest": the coverage run tests the package's
+	// subpackages too, several binaries at once.
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -458,7 +460,7 @@ func unleash(gremlins, src, tmp, out string, p pkgConfig, coefficient int, w io.
 			case <-done:
 				return
 			case <-tick.C:
-				reap(tmp, true, w)
+				reap(tmp, false, w)
 			}
 		}
 	}()
@@ -471,24 +473,15 @@ func unleash(gremlins, src, tmp, out string, p pkgConfig, coefficient int, w io.
 // stopLeftovers shuts down the PostgreSQL clusters test binaries started
 // under tmp and did not stop (a panic or a timeout ends a test binary
 // before dbtest's TestMain stops its cluster), and removes their folders.
-func stopLeftovers(tmp string, w io.Writer) { reap(tmp, false, w) }
+func stopLeftovers(tmp string, w io.Writer) { reap(tmp, true, w) }
 
-// reap stops the clusters under tmp, all or all but the newest.
-func reap(tmp string, keepNewest bool, w io.Writer) {
+// reap stops the clusters under tmp: all of them, or only those whose
+// test binary has exited (dbtest writes its pid to the cluster folder's
+// "owner" file; a folder without one is still being made).
+func reap(tmp string, all bool, w io.Writer) {
 	dirs, _ := filepath.Glob(filepath.Join(tmp, "concierge-pg-*"))
-	if keepNewest {
-		if len(dirs) < 2 {
-			return
-		}
-		mtime := func(d string) time.Time {
-			fi, err := os.Stat(d)
-			if err != nil {
-				return time.Time{}
-			}
-			return fi.ModTime()
-		}
-		sort.Slice(dirs, func(i, j int) bool { return mtime(dirs[i]).Before(mtime(dirs[j])) })
-		dirs = dirs[:len(dirs)-1]
+	if !all {
+		dirs = slices.DeleteFunc(dirs, func(d string) bool { return !ownerGone(d) })
 	}
 	for _, d := range dirs {
 		pidFile := filepath.Join(d, "data", "postmaster.pid")
@@ -507,6 +500,20 @@ func reap(tmp string, keepNewest bool, w io.Writer) {
 		}
 		_ = os.RemoveAll(d)
 	}
+}
+
+// ownerGone reports whether the test binary that made cluster folder d has
+// exited.
+func ownerGone(d string) bool {
+	b, err := os.ReadFile(filepath.Join(d, "owner"))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 // gremlinsOutput is the part of gremlins' --output JSON used here.

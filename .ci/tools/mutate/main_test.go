@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -438,5 +440,46 @@ func TestAfterLitAgreesWithCover(t *testing.T) {
 	}
 	if after < 3 {
 		t.Errorf("%d operators after a literal, want the sample's 3 or more", after)
+	}
+}
+
+// The reaper stops only the clusters whose test binary has exited: the
+// coverage run tests subpackages side by side, and a cluster being made
+// (no owner yet) or in use must be left alone.
+func TestReapLeavesLiveClusters(t *testing.T) {
+	tmp := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for name, owner := range map[string]string{
+		"concierge-pg-live":  strconv.Itoa(os.Getpid()),
+		"concierge-pg-dead":  strconv.Itoa(dead.Process.Pid),
+		"concierge-pg-young": "",
+	} {
+		d := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(d, "data"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(d, "owner"), []byte(owner), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	left := func() []string {
+		m, _ := filepath.Glob(filepath.Join(tmp, "concierge-pg-*"))
+		for i := range m {
+			m[i] = filepath.Base(m[i])
+		}
+		return m
+	}
+	reap(tmp, false, io.Discard)
+	if got := strings.Join(left(), " "); got != "concierge-pg-live concierge-pg-young" {
+		t.Errorf("after reaping the exited: %s", got)
+	}
+	reap(tmp, true, io.Discard)
+	if got := left(); len(got) != 0 {
+		t.Errorf("after reaping all: %v", got)
 	}
 }
