@@ -29,9 +29,11 @@ import (
 //   - Exit status. It takes any failing `go test` for a kill, and `go test`
 //     fails with status 1 when the mutant does not compile (`"a" - b`, a
 //     constant divided by zero): such a mutant tests nothing. complete
-//     builds each killed arithmetic mutant and calls the ones that do not
-//     compile NOT VIABLE. (The other types always compile; vet, which
-//     would fail `x == a && x == b`, is off for every run.)
+//     builds each killed or uncovered arithmetic mutant and calls the ones
+//     that do not compile NOT VIABLE (an error message's `"x " + name` on
+//     a path no test reaches is no gap in the tests). The other types
+//     always compile; vet, which would fail `x == a && x == b`, is off for
+//     every run.
 //
 // Its verdicts go to <package>.mutate.json beside gremlins' JSON, which
 // assess reads.
@@ -90,7 +92,7 @@ func complete(src, tmp, out string, p pkgConfig, coefficient int, w io.Writer) e
 				why = "case expression: no coverage block"
 			case m.Status == notCovered && sf.afterLit(m.Line, m.Column):
 				why = "after a function literal: no coverage block"
-			case m.Status == killed && m.Type == "ARITHMETIC_BASE":
+			case (m.Status == killed || m.Status == notCovered) && m.Type == "ARITHMETIC_BASE":
 				why = "build check"
 			default:
 				continue
@@ -103,7 +105,7 @@ func complete(src, tmp, out string, p pkgConfig, coefficient int, w io.Writer) e
 			if why == "build check" {
 				status, err = buildMutant(src, file, mutated, p.Path)
 				if status == killed {
-					continue // it compiles: gremlins' verdict stands
+					continue // it compiles: gremlins' verdict (killed, or not covered) stands
 				}
 				why = "does not compile"
 			} else {
