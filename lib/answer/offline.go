@@ -221,11 +221,15 @@ func quoteBest(text, l string, hits []retrieval.Hit) (string, []Citation, bool) 
 			// that answer a word count, the others are pruned.
 			label, items, isList := list(s)
 			if isList {
+				var kept []string
 				for _, it := range items {
-					maps.Copy(c.covered, answers(it, qw, mods))
+					if a := answers(it, qw, mods); len(a) > 0 {
+						kept = append(kept, it)
+						maps.Copy(c.covered, a)
+					}
 				}
-				if len(c.covered) > 0 {
-					c.text = prune(s, func(item string) bool { return len(answers(item, qw, mods)) > 0 })
+				if len(kept) > 0 {
+					c.text = label + ": " + strings.Join(kept, ", ") + "."
 				}
 				// Asked for the label ("which amenities?"): the whole list.
 				maps.Copy(c.covered, answers(label, qw, mods))

@@ -5,35 +5,40 @@ import (
 	"time"
 )
 
+// A four-night stay the window and Ended tests share.
+var (
+	checkIn  = time.Date(2026, 7, 10, 15, 0, 0, 0, time.UTC)
+	checkOut = time.Date(2026, 7, 14, 11, 0, 0, 0, time.UTC)
+)
+
+func booked(status string) *Stay { return &Stay{Status: status, CheckIn: checkIn, CheckOut: checkOut} }
+
 // The disclosure window is [check-in - before, check-out], for confirmed
 // stays only: door codes and Wi-Fi are never shared before it opens or
 // after the guest has left.
 func TestWindow(t *testing.T) {
-	in := time.Date(2026, 7, 10, 15, 0, 0, 0, time.UTC)
-	out := time.Date(2026, 7, 14, 11, 0, 0, 0, time.UTC)
 	before := 48 * time.Hour
-	stay := func(status string) *Stay { return &Stay{Status: status, CheckIn: in, CheckOut: out} }
 	for _, c := range []struct {
 		name string
 		s    *Stay
 		now  time.Time
 		want bool
 	}{
-		{"a week before", stay("confirmed"), in.Add(-7 * 24 * time.Hour), false},
-		{"just before the window opens", stay("confirmed"), in.Add(-before - time.Second), false},
-		{"when it opens", stay("confirmed"), in.Add(-before), true},
-		{"at check-in", stay("confirmed"), in, true},
-		{"during the stay, checked in", stay("checked_in"), in.Add(24 * time.Hour), true},
-		{"at check-out", stay("confirmed"), out, true},
-		{"a second after check-out", stay("confirmed"), out.Add(time.Second), false},
-		{"a day after check-out", stay("checked_in"), out.Add(24 * time.Hour), false},
-		{"a month after check-out", stay("confirmed"), out.Add(30 * 24 * time.Hour), false},
-		{"cancelled, during", stay("canceled"), in.Add(time.Hour), false},
-		{"inquiry, during", stay("inquiry"), in.Add(time.Hour), false},
-		{"no stay", nil, in, false},
-		{"no check-out date", &Stay{Status: "confirmed", CheckIn: in}, in, false},
-		{"no check-in date", &Stay{Status: "confirmed", CheckOut: out}, in, false},
-		{"checked out early, before the booked check-out", stay("checked_out"), out.Add(-24 * time.Hour), false},
+		{"a week before", booked("confirmed"), checkIn.Add(-7 * 24 * time.Hour), false},
+		{"just before the window opens", booked("confirmed"), checkIn.Add(-before - time.Second), false},
+		{"when it opens", booked("confirmed"), checkIn.Add(-before), true},
+		{"at check-in", booked("confirmed"), checkIn, true},
+		{"during the stay, checked in", booked("checked_in"), checkIn.Add(24 * time.Hour), true},
+		{"at check-out", booked("confirmed"), checkOut, true},
+		{"a second after check-out", booked("confirmed"), checkOut.Add(time.Second), false},
+		{"a day after check-out", booked("checked_in"), checkOut.Add(24 * time.Hour), false},
+		{"a month after check-out", booked("confirmed"), checkOut.Add(30 * 24 * time.Hour), false},
+		{"cancelled, during", booked("canceled"), checkIn.Add(time.Hour), false},
+		{"inquiry, during", booked("inquiry"), checkIn.Add(time.Hour), false},
+		{"no stay", nil, checkIn, false},
+		{"no check-out date", &Stay{Status: "confirmed", CheckIn: checkIn}, checkIn, false},
+		{"no check-in date", &Stay{Status: "confirmed", CheckOut: checkOut}, checkIn, false},
+		{"checked checkOut early, before the booked check-out", booked("checked_out"), checkOut.Add(-24 * time.Hour), false},
 	} {
 		if got := c.s.Window(c.now, before); got != c.want {
 			t.Errorf("%s: Window = %v, want %v", c.name, got, c.want)
@@ -44,24 +49,21 @@ func TestWindow(t *testing.T) {
 // Ended decides between "the stay has ended" and "confirmed guests only"
 // when a secret is refused: a checked-out guest was a guest.
 func TestEnded(t *testing.T) {
-	in := time.Date(2026, 7, 10, 15, 0, 0, 0, time.UTC)
-	out := time.Date(2026, 7, 14, 11, 0, 0, 0, time.UTC)
-	stay := func(status string) *Stay { return &Stay{Status: status, CheckIn: in, CheckOut: out} }
 	for _, c := range []struct {
 		name string
 		s    *Stay
 		now  time.Time
 		want bool
 	}{
-		{"confirmed, during", stay("confirmed"), in.Add(time.Hour), false},
-		{"confirmed, at check-out", stay("confirmed"), out, false},
-		{"confirmed, after check-out", stay("confirmed"), out.Add(time.Second), true},
-		{"checked in, after check-out", stay("checked_in"), out.Add(time.Hour), true},
-		{"checked out early", stay("checked_out"), out.Add(-24 * time.Hour), true},
-		{"checked out, after", stay("checked_out"), out.Add(24 * time.Hour), true},
-		{"inquiry, after its dates", stay("inquiry"), out.Add(24 * time.Hour), false},
-		{"confirmed, no check-out date", &Stay{Status: "confirmed", CheckIn: in}, out.Add(24 * time.Hour), false},
-		{"no stay", nil, out.Add(time.Hour), false},
+		{"confirmed, during", booked("confirmed"), checkIn.Add(time.Hour), false},
+		{"confirmed, at check-out", booked("confirmed"), checkOut, false},
+		{"confirmed, after check-out", booked("confirmed"), checkOut.Add(time.Second), true},
+		{"checked checkIn, after check-out", booked("checked_in"), checkOut.Add(time.Hour), true},
+		{"checked checkOut early", booked("checked_out"), checkOut.Add(-24 * time.Hour), true},
+		{"checked checkOut, after", booked("checked_out"), checkOut.Add(24 * time.Hour), true},
+		{"inquiry, after its dates", booked("inquiry"), checkOut.Add(24 * time.Hour), false},
+		{"confirmed, no check-out date", &Stay{Status: "confirmed", CheckIn: checkIn}, checkOut.Add(24 * time.Hour), false},
+		{"no stay", nil, checkOut.Add(time.Hour), false},
 	} {
 		if got := c.s.Ended(c.now); got != c.want {
 			t.Errorf("%s: Ended = %v, want %v", c.name, got, c.want)

@@ -231,6 +231,21 @@ func (r *rig) mustRun(call int64) outcome {
 	return o
 }
 
+// skipped checks that the attempt skipped the call for reason and left no
+// trace: no request reached Chatwoot, no urgent_calls row was written.
+func (r *rig) skipped(o outcome, reason string) {
+	r.t.Helper()
+	if o.res.Outcome != urgentcall.OutcomeSkipped || o.res.Reason != reason {
+		r.t.Errorf("result = %+v, want skipped: %s", o.res, reason)
+	}
+	if n := len(r.fake.Requests()); n != 0 {
+		r.t.Errorf("%d requests reached Chatwoot, want none", n)
+	}
+	if n := dbtest.Count(r.t, r.db.Pool, "urgent_calls", ""); n != 0 {
+		r.t.Errorf("urgent_calls rows = %d", n)
+	}
+}
+
 // notes returns every message posted to Chatwoot, checking that none can
 // reach the guest: private notes only.
 func (r *rig) notes() []chatwoottest.Message {
@@ -365,15 +380,7 @@ func TestWhoIsUrgent(t *testing.T) {
 				t.Fatalf("job status %s (%v)", o.status, o.err)
 			}
 			if !c.urgent {
-				if o.res.Outcome != urgentcall.OutcomeSkipped || o.res.Reason != c.reason {
-					t.Errorf("result = %+v, want skipped: %s", o.res, c.reason)
-				}
-				if n := len(r.fake.Requests()); n != 0 {
-					t.Errorf("%d requests reached Chatwoot, want none", n)
-				}
-				if n := dbtest.Count(t, r.db.Pool, "urgent_calls", ""); n != 0 {
-					t.Errorf("urgent_calls rows = %d", n)
-				}
+				r.skipped(o, c.reason)
 				return
 			}
 			if len(r.notes()) != 1 || r.fake.CreatedConversations() != 1 {
